@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+// clipgen: CLIP-GEN text-to-image on small Linux machines.
+//
+// Build flags. The kernels are only fast when the compiler may use the host's vector units (a plain
+// build measured 2-3x slower here), so a root build is tuned for the host CPU by default:
+//   swift build -c release                       host-tuned (-march=native / -target-cpu native)
+//   CLIPGEN_PORTABLE=1 swift build -c release    portable baseline x86-64 / armv8 code
+// The host flags are `unsafeFlags`, which SwiftPM refuses in a package used as a versioned
+// dependency, so they are only applied when this package is the root (not checked out under
+// another package's .build/). Dependents get portable code and may pass their own -Xswiftc flags.
+import PackageDescription
+
+let env = Context.environment
+let isDependency = Context.packageDirectory.contains("/.build/checkouts/")
+    || Context.packageDirectory.contains("/SourcePackages/checkouts/")
+let hostTuned = env["CLIPGEN_PORTABLE"] == nil && !isDependency
+
+/// Settings for targets holding hot loops. `CLIPGEN_FMA` tells the kernels that fused
+/// multiply-add is a single instruction (without it `addingProduct` becomes a libm call).
+let kernelSettings: [SwiftSetting] = hostTuned
+    ? [.unsafeFlags(["-Xcc", "-march=native", "-target-cpu", "native"]), .define("CLIPGEN_FMA")]
+    : []
+
+let package = Package(
+    name: "clipgen",
+    products: [
+        .library(name: "Clipgen", targets: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads"]),
+        .executable(name: "clipgen", targets: ["ClipgenCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Layer 0: pure-stdlib SIMD kernels (no Foundation, no Glibc: also builds with Embedded Swift).
+        .target(name: "ClipgenKernels", swiftSettings: kernelSettings),
+        // Layer 0: persistent spinning thread pool.
+        .target(name: "ClipgenThreads", swiftSettings: kernelSettings),
+        // Layer 1: the GGUF model file: validated parse, mmap, zero-copy tensor views, writer, memory report.
+        .target(name: "ClipgenFile", swiftSettings: kernelSettings),
+        // Benchmarks of the layers above (used by `clipgen bench`).
+        .target(name: "ClipgenBench", dependencies: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads"],
+                swiftSettings: kernelSettings),
+        .executableTarget(
+            name: "ClipgenCLI",
+            dependencies: ["ClipgenBench", "ClipgenFile", "ClipgenKernels", "ClipgenThreads",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: kernelSettings),
+        .testTarget(name: "ClipgenKernelsTests", dependencies: ["ClipgenKernels", "ClipgenThreads"],
+                    swiftSettings: kernelSettings),
+        .testTarget(name: "ClipgenThreadsTests", dependencies: ["ClipgenThreads"], swiftSettings: kernelSettings),
+        .testTarget(name: "ClipgenFileTests", dependencies: ["ClipgenFile", "ClipgenKernels"],
+                    swiftSettings: kernelSettings),
+    ],
+    swiftLanguageModes: [.v5]
+)
