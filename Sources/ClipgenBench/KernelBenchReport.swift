@@ -1,0 +1,80 @@
+// The figures `clipgen bench kernels` prints, as a table or as JSON.
+
+import Foundation
+
+/// Results of one `KernelBenchmark.run()`. Rates are medians over the configured repeats, with min and max.
+public struct KernelBenchReport: Codable {
+    public struct Read: Codable {
+        public var threads: Int
+        public var gigabytesPerSecond: Summary
+    }
+    public struct GEMV: Codable {
+        public var threads: Int
+        public var rows: Int
+        public var columns: Int
+        public var gigabytesPerSecond: Summary
+        /// GEMV weight-streaming rate / sequential-read rate of the same mapping at the same thread count.
+        public var ratioToReadBandwidth: Double
+
+        enum CodingKeys: String, CodingKey {
+            case threads, rows, columns
+            case gigabytesPerSecond = "gigabytes_per_second"
+            case ratioToReadBandwidth = "ratio_to_read_bandwidth"
+        }
+    }
+    public struct GEMM: Codable {
+        public var threads: Int
+        public var gigaflops: Summary
+    }
+    public struct ParallelFor: Codable {
+        public var threads: Int
+        public var microseconds: Summary
+    }
+
+    public var machine: String
+    public var threads: Int
+    public var fileBytes: Int
+    public var repeats: Int
+    public var read: [Read] = []
+    public var gemv: [GEMV] = []
+    public var gemm: [GEMM] = []
+    public var parallelForMicroseconds: [ParallelFor] = []
+
+    enum CodingKeys: String, CodingKey {
+        case machine, threads, repeats, read, gemv, gemm
+        case fileBytes = "file_bytes"
+        case parallelForMicroseconds = "parallel_for_us"
+    }
+
+    /// A human-readable table of the medians (min-max in brackets).
+    public var table: String {
+        func f(_ s: Summary, _ digits: Int = 1) -> String {
+            "\(fixed(s.median, digits)) [\(fixed(s.min, digits))-\(fixed(s.max, digits))]"
+        }
+        var lines = ["machine: \(machine)",
+                     "scratch weight file: \(fileBytes >> 20) MiB mapped read-only; medians of \(repeats) runs",
+                     ""]
+        for r in read {
+            lines.append("read   \(r.threads)T  sequential read of mapping        \(f(r.gigabytesPerSecond)) GB/s")
+        }
+        for g in gemv {
+            let shape = "\(g.rows)x\(g.columns)".padding(9)
+            lines.append("gemv   \(g.threads)T  Q8_0 \(shape) weights streamed  \(f(g.gigabytesPerSecond)) GB/s"
+                + "  = \(fixed(g.ratioToReadBandwidth * 100, 0))% of read")
+        }
+        for g in gemm {
+            lines.append("gemm   \(g.threads)T  F32 256x3072 @ 3072x768            \(f(g.gigaflops)) GFLOP/s")
+        }
+        for p in parallelForMicroseconds {
+            lines.append("pool   \(p.threads)T  empty parallel-for                 \(f(p.microseconds, 2)) us")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `value` with `digits` decimals.
+func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
