@@ -33,8 +33,8 @@ let package = Package(
     targets: [
         // Layer 0: pure-stdlib SIMD kernels (no Foundation, no Glibc: also builds with Embedded Swift).
         .target(name: "ClipgenKernels", swiftSettings: kernelSettings),
-        // Layer 0: persistent spinning thread pool.
-        .target(name: "ClipgenThreads", swiftSettings: kernelSettings),
+        // Layer 1: persistent spinning thread pool and the parallel drivers of the kernels.
+        .target(name: "ClipgenThreads", dependencies: ["ClipgenKernels"], swiftSettings: kernelSettings),
         // Layer 1: the GGUF model file: validated parse, mmap, zero-copy tensor views, writer, memory report.
         .target(name: "ClipgenFile", swiftSettings: kernelSettings),
         // Benchmarks of the layers above (used by `clipgen bench`).
@@ -47,7 +47,8 @@ let package = Package(
             swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenKernelsTests", dependencies: ["ClipgenKernels", "ClipgenThreads"],
                     swiftSettings: kernelSettings),
-        .testTarget(name: "ClipgenThreadsTests", dependencies: ["ClipgenThreads"], swiftSettings: kernelSettings),
+        .testTarget(name: "ClipgenThreadsTests", dependencies: ["ClipgenThreads", "ClipgenKernels"],
+                    swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenFileTests", dependencies: ["ClipgenFile", "ClipgenKernels"],
                     swiftSettings: kernelSettings),
     ],
