@@ -26,6 +26,17 @@ public struct KernelBenchReport: Codable {
         public var threads: Int
         public var gigaflops: Summary
     }
+    public struct Baseline: Codable {
+        /// numpy/OpenBLAS single-thread F32 GEMM on the same shape, same invocation.
+        public var gigaflops: Summary
+        /// Our single-thread median / numpy's median.
+        public var ratioOfOursToNumpy: Double
+
+        enum CodingKeys: String, CodingKey {
+            case gigaflops
+            case ratioOfOursToNumpy = "ratio_of_ours_to_numpy"
+        }
+    }
     public struct ParallelFor: Codable {
         public var threads: Int
         public var microseconds: Summary
@@ -38,12 +49,16 @@ public struct KernelBenchReport: Codable {
     public var read: [Read] = []
     public var gemv: [GEMV] = []
     public var gemm: [GEMM] = []
+    public var numpyGEMM: Baseline?
     public var parallelForMicroseconds: [ParallelFor] = []
+    public var notes: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case machine, threads, repeats, read, gemv, gemm
         case fileBytes = "file_bytes"
         case parallelForMicroseconds = "parallel_for_us"
+        case numpyGEMM = "numpy_gemm_1_thread"
+        case notes
     }
 
     /// A human-readable table of the medians (min-max in brackets).
@@ -65,9 +80,14 @@ public struct KernelBenchReport: Codable {
         for g in gemm {
             lines.append("gemm   \(g.threads)T  F32 256x3072 @ 3072x768            \(f(g.gigaflops)) GFLOP/s")
         }
+        if let numpy = numpyGEMM {
+            lines.append("numpy  1T  F32 256x3072 @ 3072x768            \(f(numpy.gigaflops)) GFLOP/s"
+                + "  (ours 1T = \(fixed(numpy.ratioOfOursToNumpy, 2))x numpy)")
+        }
         for p in parallelForMicroseconds {
             lines.append("pool   \(p.threads)T  empty parallel-for                 \(f(p.microseconds, 2)) us")
         }
+        lines += notes.map { "note: \($0)" }
         return lines.joined(separator: "\n")
     }
 }

@@ -21,10 +21,10 @@ public final class ScratchWeightFile {
     /// Bytes mapped (the file size).
     public let byteCount: Int
 
-    /// Writes `byteCount` bytes (rounded down to whole 34-byte Q8_0 blocks) into a new file in `directory`.
+    /// Writes at least `byteCount` bytes (rounded up to whole 34-byte Q8_0 blocks) into a new file in `directory`.
     public init(directory: String, byteCount requested: Int, seed: UInt64 = 0x5EED) throws {
         let blockBytes = 34
-        let size = requested / blockBytes * blockBytes
+        let size = (requested + blockBytes - 1) / blockBytes * blockBytes
         var template = Array("\(directory)/clipgen-bench-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         let path = String(cString: template)

@@ -8,7 +8,7 @@ struct ClipgenCommand: ParsableCommand {
         commandName: "clipgen",
         abstract: "CLIP-GEN text-to-image on small Linux machines.",
         version: clipgenVersion,
-        subcommands: [])
+        subcommands: [BenchCommand.self])
 }
 
 /// The version written into outputs and printed by `clipgen --version`.

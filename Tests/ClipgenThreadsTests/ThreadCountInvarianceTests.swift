@@ -50,3 +50,76 @@ func seededFloats(_ count: Int, seed: UInt64) -> [Float] {
         for r in results.dropFirst() { #expect(r.map(\.bitPattern) == results[0].map(\.bitPattern)) }
     }
 }
+
+/// Q8_0 products through the pool: same bits at 1, 2 and 3 threads, equal to the scalar reference.
+@Suite struct Q8ThreadCountInvarianceTests {
+    /// A row-major Q8_0 matrix quantised from seeded floats.  // [rows, columns] Q8_0
+    static func matrix(rows: Int, columns: Int) -> [UInt8] {
+        let values = seededFloats(rows * columns, seed: 11)
+        var bytes = [UInt8](repeating: 0, count: rows * Q8_0.rowBytes(columns: columns))
+        values.withUnsafeBufferPointer { v in
+            bytes.withUnsafeMutableBytes { out in
+                for r in 0..<rows {
+                    quantizeRowQ8_0Reference(v.baseAddress! + r * columns, count: columns,
+                                             into: out.baseAddress! + r * Q8_0.rowBytes(columns: columns))
+                }
+            }
+        }
+        return bytes
+    }
+
+    @Test(arguments: [(rows: 200, columns: 512), (rows: 33, columns: 96), (rows: 1, columns: 32)])
+    func gemvIsBitIdenticalAcrossThreadCounts(shape: (rows: Int, columns: Int)) {
+        let (rows, columns) = shape
+        let weights = Self.matrix(rows: rows, columns: columns)
+        let x = seededFloats(columns, seed: 12)  // [columns]
+        let activations = Q8Activations(columns: columns)
+        x.withUnsafeBufferPointer { activations.quantize($0.baseAddress!) }
+        var results: [[Float]] = []
+        for threads in ThreadCountInvarianceTests.threadCounts {
+            var y = [Float](repeating: 0, count: rows)  // [rows]
+            weights.withUnsafeBytes {
+                ThreadPool(threads: threads).q8MatVec(weights: $0.baseAddress!, rows: rows, columns: columns,
+                                                      activations: activations, into: &y)
+            }
+            results.append(y)
+        }
+        for r in results.dropFirst() { #expect(r.map(\.bitPattern) == results[0].map(\.bitPattern)) }
+        var reference = [Float](repeating: 0, count: rows)
+        weights.withUnsafeBytes {
+            gemvQ8_0Reference(weights: $0.baseAddress!, columns: columns, rows: 0..<rows, input: x, output: &reference)
+        }
+        #expect(results[0].map(\.bitPattern) == reference.map(\.bitPattern))
+    }
+
+    @Test func batchedProductIsBitIdenticalAcrossThreadCountsAndEqualsSingleVectors() {
+        let (rows, columns, batch) = (130, 256, 5)
+        let weights = Self.matrix(rows: rows, columns: columns)
+        let activations = Q8Activations(columns: columns, batch: batch)
+        for j in 0..<batch {
+            seededFloats(columns, seed: UInt64(20 + j)).withUnsafeBufferPointer {
+                activations.quantize($0.baseAddress!, index: j)
+            }
+        }
+        var results: [[Float]] = []
+        for threads in ThreadCountInvarianceTests.threadCounts {
+            var y = [Float](repeating: 0, count: batch * rows)  // [batch, rows]
+            weights.withUnsafeBytes {
+                ThreadPool(threads: threads).q8MatMul(weights: $0.baseAddress!, rows: rows, columns: columns,
+                                                      activations: activations, into: &y)
+            }
+            results.append(y)
+        }
+        for r in results.dropFirst() { #expect(r.map(\.bitPattern) == results[0].map(\.bitPattern)) }
+        for j in 0..<batch {
+            let single = Q8Activations(columns: columns)
+            seededFloats(columns, seed: UInt64(20 + j)).withUnsafeBufferPointer { single.quantize($0.baseAddress!) }
+            var y = [Float](repeating: 0, count: rows)
+            weights.withUnsafeBytes {
+                ThreadPool(threads: 2).q8MatVec(weights: $0.baseAddress!, rows: rows, columns: columns,
+                                                activations: single, into: &y)
+            }
+            #expect(Array(results[0][j * rows ..< (j + 1) * rows]).map(\.bitPattern) == y.map(\.bitPattern))
+        }
+    }
+}

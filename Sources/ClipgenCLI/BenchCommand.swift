@@ -1,0 +1,69 @@
+// `clipgen bench ...`: benchmarks that print figures, medians and ratios against a baseline run alongside.
+
+import ArgumentParser
+import ClipgenBench
+import ClipgenThreads
+import Foundation
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure clipgen's speed on this machine.",
+        subcommands: [KernelsCommand.self])
+}
+
+struct KernelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Memory bandwidth of a mapped weight file, Q8_0 GEMV and F32 GEMM throughput.",
+        discussion: """
+            Writes a scratch file (default 1 GiB, far beyond the last-level cache) into --dir, maps it read-only \
+            as model weights are mapped, and measures: the sequential read bandwidth of that mapping, Q8_0 \
+            matrix-vector products streaming from it (rotating through the file so weights come from DRAM), their \
+            ratio to the read bandwidth, F32 GEMM GFLOP/s, and the thread pool's cost per parallel loop. \
+            The file is unlinked at once and gone when the command ends.
+            """)
+
+    @Option(help: "Threads (default: physical cores).")
+    var threads: Int?
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    @Option(help: "Scratch weight file size in MiB (>= 64; default 1024).")
+    var fileMib = 1024
+
+    @Option(help: "Directory for the scratch file (default: $TMPDIR or /tmp).")
+    var dir: String?
+
+    @Option(help: "Timed repetitions per figure (the median is reported).")
+    var repeats = 7
+
+    @Option(help: "Python with numpy for the single-thread GEMM baseline ('none' to skip).")
+    var numpy = "python3"
+
+    func validate() throws {
+        _ = try validatedThreads(threads)
+        if fileMib < 64 { throw ValidationError("--file-mib must be at least 64 (got \(fileMib))") }
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1 (got \(repeats))") }
+    }
+
+    func run() throws {
+        let config = KernelBenchmark.Configuration(
+            threads: threads ?? CPUInfo.physicalCores,
+            fileBytes: fileMib << 20,
+            directory: dir ?? ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp",
+            repeats: repeats,
+            numpyPython: numpy == "none" ? nil : numpy)
+        let report = try KernelBenchmark(config).run(progress: { line in
+            if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        })
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.table)
+        }
+    }
+}
