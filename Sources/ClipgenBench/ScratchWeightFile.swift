@@ -29,7 +29,7 @@ public final class ScratchWeightFile {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         let path = String(cString: template)
         guard fd >= 0 else {
-            throw ScratchFileError(description: "\(path): cannot create scratch file (errno \(errno))")
+            throw ScratchFileError(description: "\(path): cannot create scratch file: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         unlink(path)  // nothing is left behind, whatever happens next
@@ -55,12 +55,12 @@ public final class ScratchWeightFile {
             let rc = pattern.withUnsafeBytes { pwrite(fd, $0.baseAddress, n, off_t(written)) }
             guard rc == n else {
                 throw ScratchFileError(description: "\(path): short write at \(written) of \(size) bytes "
-                    + "(errno \(errno)); is there enough free disk space?")
+                    + "(\(String(cString: strerror(errno)))); is there enough free disk space?")
             }
             written += n
         }
         guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapping != MAP_FAILED else {
-            throw ScratchFileError(description: "\(path): mmap of \(size) bytes failed (errno \(errno))")
+            throw ScratchFileError(description: "\(path): mmap of \(size) bytes failed: \(String(cString: strerror(errno)))")
         }
         base = UnsafeRawPointer(mapping)
         byteCount = size
