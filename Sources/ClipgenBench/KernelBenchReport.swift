@@ -50,6 +50,8 @@ public struct KernelBenchReport: Codable {
     public var gemv: [GEMV] = []
     public var gemm: [GEMM] = []
     public var numpyGEMM: Baseline?
+    /// RssFile after the first pass over the scratch file (should be about its size).
+    public var residentFileBytes: Int?
     public var parallelForMicroseconds: [ParallelFor] = []
     public var notes: [String] = []
 
@@ -58,6 +60,7 @@ public struct KernelBenchReport: Codable {
         case fileBytes = "file_bytes"
         case parallelForMicroseconds = "parallel_for_us"
         case numpyGEMM = "numpy_gemm_1_thread"
+        case residentFileBytes = "resident_file_bytes"
         case notes
     }
 
@@ -67,7 +70,8 @@ public struct KernelBenchReport: Codable {
             "\(fixed(s.median, digits)) [\(fixed(s.min, digits))-\(fixed(s.max, digits))]"
         }
         var lines = ["machine: \(machine)",
-                     "scratch weight file: \(fileBytes >> 20) MiB mapped read-only; medians of \(repeats) runs",
+                     "scratch weight file: \(fileBytes >> 20) MiB mapped read-only, "
+                        + "\(residentFileBytes.map { "\($0 >> 20) MiB" } ?? "unknown") resident; medians of \(repeats) runs",
                      ""]
         for r in read {
             lines.append("read   \(r.threads)T  sequential read of mapping        \(f(r.gigabytesPerSecond)) GB/s")

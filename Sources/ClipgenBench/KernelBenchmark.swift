@@ -1,5 +1,6 @@
 // `clipgen bench kernels`: the roofline of a mapped weight file and how close the kernels get to it.
 
+import ClipgenFile
 import ClipgenKernels
 import ClipgenThreads
 
@@ -58,6 +59,15 @@ public struct KernelBenchmark {
             progress("\(threads) thread(s): sequential read of the mapping ...")
             // One untimed pass faults every page in: the figures are the steady state of a mapped model.
             _ = parallelReadChecksum(file, pool: pool)
+            if threads == 1 {
+                // The figures below are DRAM figures only if the whole file is resident (page cache, not disk).
+                let memory = MemoryReport.current()
+                report.residentFileBytes = memory.map { Int($0.file) }
+                if let resident = report.residentFileBytes, resident < file.byteCount * 9 / 10 {
+                    report.notes.append("only \(resident >> 20) MiB of the \(file.byteCount >> 20) MiB file is "
+                        + "resident: figures include disk reads; use a smaller --file-mib")
+                }
+            }
             let read = Summary(measure(repeats: config.repeats) { _ = parallelReadChecksum(file, pool: pool) })
                 .inverted { Double(file.byteCount) / $0 / 1e9 }
             report.read.append(.init(threads: threads, gigabytesPerSecond: read))
@@ -85,8 +95,10 @@ public struct KernelBenchmark {
                 }
                 report.notes += why.map { ["numpy baseline skipped: \($0)"] } ?? []
             }
-            report.parallelForMicroseconds.append(.init(threads: threads,
-                                                        microseconds: measureParallelFor(pool: pool)))
+            if threads > 1 {  // a 1-thread pool runs loops inline: there is nothing to measure
+                report.parallelForMicroseconds.append(.init(threads: threads,
+                                                            microseconds: measureParallelFor(pool: pool)))
+            }
         }
         return report
     }

@@ -29,7 +29,7 @@ func numpyGEMMGigaflops(python: String, m: Int, k: Int, n: Int, repeats: Int) ->
     process.environment = environment
     let output = Pipe()
     process.standardOutput = output
-    process.standardError = Pipe()
+    process.standardError = FileHandle.nullDevice  // an unread pipe could fill and block the child
     do {
         try process.run()
     } catch {
@@ -39,7 +39,8 @@ func numpyGEMMGigaflops(python: String, m: Int, k: Int, n: Int, repeats: Int) ->
     process.waitUntilExit()
     let seconds = String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { Double($0) }
     guard process.terminationStatus == 0, seconds.count == repeats else {
-        return (nil, "\(python) with numpy did not run (exit \(process.terminationStatus)); pass --numpy PYTHON")
+        return (nil, "\(python) with numpy failed (exit \(process.terminationStatus), \(seconds.count) of \(repeats) "
+            + "timings); pass --numpy PYTHON")
     }
     return (Summary(seconds).inverted { 2.0 * Double(m * n * k) / $0 / 1e9 }, nil)
 }

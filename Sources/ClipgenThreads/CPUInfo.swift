@@ -8,20 +8,49 @@ import Musl
 
 /// Facts about the host processor read from Linux's /proc and /sys.
 public enum CPUInfo {
-    /// Logical CPUs this process may run on.
+    /// Logical CPUs of the machine that are online.
     public static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
-    /// Physical cores (distinct package/core id pairs), at most `onlineCPUs`; SMT siblings share vector units, so
-    /// the kernels gain little from them.
+    /// The logical CPU ids this process may run on: its affinity mask, from `Cpus_allowed_list` in
+    /// /proc/self/status ("0-3,8"); all online CPUs if that cannot be read.
+    public static var allowedCPUs: [Int] {
+        let all = Array(0..<onlineCPUs)
+        guard let status = readSmallFile("/proc/self/status", limit: 1 << 16),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") })
+        else { return all }
+        var cpus: [Int] = []
+        for range in line.dropFirst("Cpus_allowed_list:".count).trimmingSpaces().split(separator: ",") {
+            let ends = range.split(separator: "-").compactMap { Int($0) }
+            guard let first = ends.first, let last = ends.last, first <= last, ends.count <= 2 else { return all }
+            cpus += Array(first...last)
+        }
+        return cpus.isEmpty ? all : cpus
+    }
+
+    /// Whole CPUs of run time the process's cgroup (v2 `cpu.max`) allows, or nil when unlimited or unknown.
+    public static var cgroupCPULimit: Int? {
+        guard let text = readSmallFile("/sys/fs/cgroup/cpu.max") else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count == 2, let quota = Int(fields[0]), let period = Int(fields[1]), quota > 0, period > 0
+        else { return nil }
+        return max(1, (quota + period - 1) / period)
+    }
+
+    /// Physical cores this process may use: distinct package/core ids among its allowed CPUs, capped by the
+    /// cgroup CPU quota. SMT siblings share vector units, so the kernels gain little from them; a container
+    /// limited to 2 CPUs on a large host gets 2, not the host's core count (spinning workers on preempted
+    /// cores would collapse throughput).
     public static var physicalCores: Int {
+        let allowed = allowedCPUs
         var cores = Set<String>()
-        for cpu in 0..<onlineCPUs {
+        for cpu in allowed {
             let base = "/sys/devices/system/cpu/cpu\(cpu)/topology/"
             guard let core = readSmallFile(base + "core_id"), let package = readSmallFile(base + "physical_package_id")
             else { continue }
             cores.insert(package + ":" + core)
         }
-        return cores.isEmpty ? onlineCPUs : min(cores.count, onlineCPUs)
+        let count = cores.isEmpty ? max(1, allowed.count) : cores.count
+        return min(count, cgroupCPULimit ?? count)
     }
 
     /// The processor's marketing name ("model name" or, on ARM, the implementer/part), or "unknown CPU".
@@ -65,7 +94,7 @@ public enum CPUInfo {
 
     /// "CPU model, N physical cores / M logical, features: ..., build flavour": the machine line of every benchmark.
     public static var machineLine: String {
-        "\(modelName), \(physicalCores) physical cores / \(onlineCPUs) logical, SIMD: "
+        "\(modelName), \(physicalCores) usable physical cores / \(onlineCPUs) logical, SIMD: "
             + "\(simdFeatures.joined(separator: " ")), \(buildFlavour)"
     }
 }

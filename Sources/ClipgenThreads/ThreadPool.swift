@@ -37,13 +37,16 @@ public final class ThreadPool: @unchecked Sendable {
     private static let indexBits: UInt64 = 24
     private static let indexMask: UInt64 = (1 << 24) - 1
     /// The largest task count one `parallelFor` call hands to the workers (bigger loops are split into rounds).
-    public static let maxTasksPerRound = Int(indexMask) - 1024
+    public static let maxTasksPerRound = Int(indexMask)
 
     private let job = Atomic<UInt64>(0)
     private let unfinished = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
-    private var body: ((Int) -> Void)?
+    private let busy = Atomic<Bool>(false)
+    /// The running job's task, borrowed (not retained) for the duration of the round: copying a retained closure
+    /// per task would bounce its reference count between cores.
+    private var body: UnsafePointer<(Int) -> Void>?
     private var generation: UInt64 = 0
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -76,7 +79,10 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
-        for thread in workers { pthread_join(thread, nil) }
+        for thread in workers {
+            let rc = pthread_join(thread, nil)
+            precondition(rc == 0, "ThreadPool: the last reference to a pool was dropped inside one of its tasks")
+        }
         pthread_cond_destroy(wake)
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
@@ -86,13 +92,17 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs `body(i)` for every `i` in `0..<count`, spread over the pool's threads, and returns when all are done.
     /// - Parameters:
     ///   - count: number of tasks; 0 returns at once.
-    ///   - body: the task; it must not call `parallelFor` on the same pool.
+    ///   - body: the task. One loop runs at a time: calling `parallelFor` from a task, or from two threads at
+    ///     once, on the same pool is a programming error and stops the process with a message.
     public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
         if threadCount == 1 || count == 1 {
             for i in 0..<count { body(i) }
             return
         }
+        precondition(busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged,
+                     "ThreadPool: parallelFor called from a task or from two threads at once on the same pool")
+        defer { busy.store(false, ordering: .releasing) }
         var start = 0
         while start < count {
             let n = min(count - start, ThreadPool.maxTasksPerRound)
@@ -105,6 +115,10 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private func runRound(_ count: Int, _ task: @escaping (Int) -> Void) {
+        withUnsafePointer(to: task) { runRound(count, borrowing: $0) }
+    }
+
+    private func runRound(_ count: Int, borrowing task: UnsafePointer<(Int) -> Void>) {
         body = task
         unfinished.store(count, ordering: .relaxed)
         generation = (generation &+ 1) & 0xFFFF
@@ -117,7 +131,12 @@ public final class ThreadPool: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
         }
         runTasks(generation: generation)
-        while unfinished.load(ordering: .acquiring) > 0 {}
+        var spins = 0
+        while unfinished.load(ordering: .acquiring) > 0 {
+            // A worker may have been preempted (more runnable threads than cores): give it the core now and then.
+            spins += 1
+            if spins & 4095 == 0 { sched_yield() }
+        }
         body = nil
     }
 
@@ -126,7 +145,9 @@ public final class ThreadPool: @unchecked Sendable {
         var word = job.load(ordering: .acquiring)
         while true {
             // Claim the next index only while the word still belongs to this job: a plain fetch-add from a
-            // worker that arrives late would consume (and skip) an index of the next job.
+            // worker that arrives late would consume (and skip) an index of the next job. The 16-bit generation
+            // can wrap while a worker sleeps through 65,536 rounds; the CAS then still claims a real index of the
+            // current job (the whole word is compared), so the worst case is a job the caller finishes alone.
             guard word >> 48 == generation else { return }
             let count = (word >> ThreadPool.indexBits) & ThreadPool.indexMask
             let index = word & ThreadPool.indexMask
@@ -135,7 +156,7 @@ public final class ThreadPool: @unchecked Sendable {
                 expected: word, desired: word + 1, ordering: .acquiringAndReleasing)
             guard claimed else { word = seen; continue }
             // Task `index` of this job is unfinished, so the caller is still waiting and `body` is stable.
-            body!(Int(index))
+            body!.pointee(Int(index))
             unfinished.subtract(1, ordering: .releasing)
             word = job.load(ordering: .acquiring)
         }
