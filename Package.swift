@@ -8,6 +8,7 @@
 // The host flags are `unsafeFlags`, which SwiftPM refuses in a package used as a versioned
 // dependency, so they are only applied when this package is the root (not checked out under
 // another package's .build/). Dependents get portable code and may pass their own -Xswiftc flags.
+import Foundation
 import PackageDescription
 
 let env = Context.environment
@@ -15,10 +16,21 @@ let isDependency = Context.packageDirectory.contains("/.build/checkouts/")
     || Context.packageDirectory.contains("/SourcePackages/checkouts/")
 let hostTuned = env["CLIPGEN_PORTABLE"] == nil && !isDependency
 
+/// Whether the host has fused multiply-add: always on arm64, the `fma` cpuinfo flag on x86 (some Atom and
+/// Celeron parts lack it).
+let hostHasFMA: Bool = {
+    #if arch(arm64)
+    return true
+    #else
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
+    return cpuinfo.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains("fma") }
+    #endif
+}()
+
 /// Settings for targets holding hot loops. `CLIPGEN_FMA` tells the kernels that fused
 /// multiply-add is a single instruction (without it `addingProduct` becomes a libm call).
 let kernelSettings: [SwiftSetting] = hostTuned
-    ? [.unsafeFlags(["-Xcc", "-march=native", "-target-cpu", "native"]), .define("CLIPGEN_FMA")]
+    ? [.unsafeFlags(["-Xcc", "-march=native", "-target-cpu", "native"])] + (hostHasFMA ? [.define("CLIPGEN_FMA")] : [])
     : []
 
 let package = Package(
