@@ -33,6 +33,8 @@ public struct Conv2DGeometry: Sendable {
     public init(height: Int, width: Int, inChannels: Int, outChannels: Int, kernelSize: Int,
                 upsampleInput: Bool = false) {
         precondition(kernelSize == 1 || kernelSize == 3, "conv2d supports 1x1 and 3x3 kernels")
+        precondition(height > 0 && width > 0 && inChannels > 0 && outChannels > 0,
+                     "conv2d sizes must be positive: \(height)x\(width), \(inChannels) -> \(outChannels) channels")
         precondition(!upsampleInput || (height % 2 == 0 && width % 2 == 0), "upsampled size must be even")
         self.height = height; self.width = width
         self.inChannels = inChannels; self.outChannels = outChannels
@@ -77,6 +79,8 @@ public func conv2d(_ g: Conv2DGeometry, input: UnsafePointer<Float>, inputFirstR
                    weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                    output: UnsafeMutablePointer<Float>, outputFirstRow: Int = 0, rows: Range<Int>) {
     if rows.isEmpty { return }
+    precondition(rows.lowerBound >= 0 && rows.upperBound <= g.height && rows.lowerBound >= outputFirstRow,
+                 "conv2d: output rows \(rows) outside 0..<\(g.height) or before the output buffer's first row")
     let out = output + (rows.lowerBound - outputFirstRow) * g.width * g.outChannels
     if g.kernelSize == 1 && !g.upsampleInput {
         // A 1x1 conv is a GEMM over the band's pixels as they lie in memory.

@@ -294,6 +294,10 @@ func gemmDriver(rows: Range<Int>, columns: Range<Int>, k: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int,
                 bias: UnsafePointer<Float>?, accumulate: Bool) {
     if rows.isEmpty || columns.isEmpty { return }
+    precondition(rows.lowerBound >= 0 && columns.lowerBound >= 0 && k >= 0, "gemm: negative rows, columns or k")
+    precondition(lda >= k && ldc >= columns.upperBound && (packed != nil || ldb >= columns.upperBound),
+                 "gemm: a leading dimension is smaller than the matrix it strides (lda \(lda) < k \(k), "
+                    + "or ldb \(ldb) / ldc \(ldc) < \(columns.upperBound) columns)")
     if k == 0 {
         // No products: every chain is just its start value.
         gemmStartOnly(rows: rows, columns: columns, c: c, ldc: ldc, bias: bias, accumulate: accumulate)
