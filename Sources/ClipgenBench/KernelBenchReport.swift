@@ -12,12 +12,14 @@ public struct KernelBenchReport: Codable {
         public var threads: Int
         public var rows: Int
         public var columns: Int
+        /// Weight layout: "rows" (ggml) or "x8" (blocks of 8 rows interleaved).
+        public var layout: String
         public var gigabytesPerSecond: Summary
         /// GEMV weight-streaming rate / sequential-read rate of the same mapping at the same thread count.
         public var ratioToReadBandwidth: Double
 
         enum CodingKeys: String, CodingKey {
-            case threads, rows, columns
+            case threads, rows, columns, layout
             case gigabytesPerSecond = "gigabytes_per_second"
             case ratioToReadBandwidth = "ratio_to_read_bandwidth"
         }
@@ -77,8 +79,8 @@ public struct KernelBenchReport: Codable {
             lines.append("read   \(r.threads)T  sequential read of mapping        \(f(r.gigabytesPerSecond)) GB/s")
         }
         for g in gemv {
-            let shape = "\(g.rows)x\(g.columns)".padding(9)
-            lines.append("gemv   \(g.threads)T  Q8_0 \(shape) weights streamed  \(f(g.gigabytesPerSecond)) GB/s"
+            let shape = "\(g.rows)x\(g.columns) \(g.layout)".padding(14)
+            lines.append("gemv   \(g.threads)T  Q8_0 \(shape) streamed  \(f(g.gigabytesPerSecond)) GB/s"
                 + "  = \(fixed(g.ratioToReadBandwidth * 100, 0))% of read")
         }
         for g in gemm {

@@ -73,14 +73,16 @@ public struct KernelBenchmark {
             report.read.append(.init(threads: threads, gigabytesPerSecond: read))
 
             for shape in KernelBenchmark.gemvShapes {
-                progress("\(threads) thread(s): Q8_0 GEMV \(shape.rows)x\(shape.columns) ...")
-                let gemv = Q8GEMVSweep(file: file, rows: shape.rows, columns: shape.columns)
-                gemv.sweep(pool: pool)
-                let seconds = measure(repeats: config.repeats) { gemv.sweep(pool: pool) }
-                let rate = Summary(seconds).inverted { Double(gemv.bytesPerSweep) / $0 / 1e9 }
-                report.gemv.append(.init(
-                    threads: threads, rows: shape.rows, columns: shape.columns, gigabytesPerSecond: rate,
-                    ratioToReadBandwidth: rate.median / read.median))
+                for layout in Q8_0Layout.allCases {
+                    progress("\(threads) thread(s): Q8_0 GEMV \(shape.rows)x\(shape.columns), \(layout) layout ...")
+                    let gemv = Q8GEMVSweep(file: file, rows: shape.rows, columns: shape.columns, layout: layout)
+                    gemv.sweep(pool: pool)
+                    let seconds = measure(repeats: config.repeats) { gemv.sweep(pool: pool) }
+                    let rate = Summary(seconds).inverted { Double(gemv.bytesPerSweep) / $0 / 1e9 }
+                    report.gemv.append(.init(
+                        threads: threads, rows: shape.rows, columns: shape.columns, layout: layout.rawValue,
+                        gigabytesPerSecond: rate, ratioToReadBandwidth: rate.median / read.median))
+                }
             }
 
             progress("\(threads) thread(s): F32 GEMM \(KernelBenchmark.gemmShape) ...")
@@ -150,11 +152,13 @@ public struct KernelBenchmark {
 }
 
 /// One pass of Q8_0 matrix-vector products over the whole scratch file, matrix after matrix, so that every
-/// weight byte comes from DRAM (the file is several times the last-level cache).
+/// weight byte comes from DRAM (the file is several times the last-level cache). The file's blocks are
+/// random, so they are as valid read in one layout as in the other.
 final class Q8GEMVSweep {
     let file: ScratchWeightFile
     let rows: Int
     let columns: Int
+    let layout: Q8_0Layout
     let matrixBytes: Int
     let matrices: Int
     let activations: Q8Activations
@@ -162,8 +166,9 @@ final class Q8GEMVSweep {
 
     var bytesPerSweep: Int { matrices * matrixBytes }
 
-    init(file: ScratchWeightFile, rows: Int, columns: Int) {
+    init(file: ScratchWeightFile, rows: Int, columns: Int, layout: Q8_0Layout) {
         self.file = file
+        self.layout = layout
         self.rows = rows
         self.columns = columns
         matrixBytes = rows * Q8_0.rowBytes(columns: columns)
@@ -180,7 +185,7 @@ final class Q8GEMVSweep {
 
     func sweep(pool: ThreadPool) {
         for m in 0..<matrices {
-            pool.q8MatVec(weights: file.base + m * matrixBytes, rows: rows, columns: columns,
+            pool.q8MatVec(weights: file.base + m * matrixBytes, rows: rows, columns: columns, layout: layout,
                           activations: activations, into: output)
         }
     }

@@ -30,7 +30,7 @@
 
 /// Multiply-add `c + a * b`: fused where FMA is one instruction, plain otherwise (never a libm call).
 @inline(__always)
-private func mulAdd(_ a: Float, _ b: Float, _ c: Float) -> Float {
+func mulAdd(_ a: Float, _ b: Float, _ c: Float) -> Float {
 #if CLIPGEN_FMA || arch(arm64)
     return c.addingProduct(a, b)
 #else
@@ -40,7 +40,7 @@ private func mulAdd(_ a: Float, _ b: Float, _ c: Float) -> Float {
 
 /// Lane-wise `c + a * b`, fused or not exactly like the scalar `mulAdd`.
 @inline(__always)
-private func mulAdd<V: SIMD>(_ a: V, _ b: V, _ c: V) -> V where V.Scalar == Float {
+func mulAdd<V: SIMD>(_ a: V, _ b: V, _ c: V) -> V where V.Scalar == Float {
 #if CLIPGEN_FMA || arch(arm64)
     return c.addingProduct(a, b)
 #else
@@ -197,10 +197,10 @@ public func gemmQ8_0(weights: UnsafeRawPointer, columns: Int, rows: Range<Int>, 
     }
 }
 
-// MARK: - Building blocks
+// MARK: - Building blocks (internal: Q8Interleaved.swift uses the same arithmetic)
 
 /// One quantised activation vector as the kernels read it.
-private struct RowContext {
+struct RowContext {
     /// Split, times-256 Int16 values (see `quantizeActivationsQ8_0`), 64 bytes per block.
     var activations: UnsafeRawPointer
     /// Per-block activation scales.
@@ -211,7 +211,7 @@ private struct RowContext {
 
 /// The 16 Int16 lanes `we * xe + wo * xo` of one block (`w` points at its 32 int8 values).
 @inline(__always)
-private func blockProducts(_ w: UnsafeRawPointer, _ xe: SIMD16<Int16>, _ xo: SIMD16<Int16>) -> SIMD16<Int16> {
+func blockProducts(_ w: UnsafeRawPointer, _ xe: SIMD16<Int16>, _ xo: SIMD16<Int16>) -> SIMD16<Int16> {
     let v = w.loadUnaligned(as: SIMD16<Int16>.self)
     // Even byte moved to the high half (exactly we * 256); odd byte masked in place (wo * 256).
     return mulhi(v &<< 8, xe) &+ mulhi(v & -256, xo)
@@ -220,7 +220,7 @@ private func blockProducts(_ w: UnsafeRawPointer, _ xe: SIMD16<Int16>, _ xo: SIM
 /// High 16 bits of the lane-wise 32-bit product. Written as a scalar loop because the SIMD API has
 /// no such operation; LLVM turns it into one vpmulhw (x86) / smull+uzp2 (ARM).
 @inline(__always)
-private func mulhi(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD16<Int16> {
+func mulhi(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD16<Int16> {
     var r = SIMD16<Int16>()
     for i in 0..<16 { r[i] = Int16(truncatingIfNeeded: (Int32(a[i]) &* Int32(b[i])) &>> 16) }
     return r
@@ -228,27 +228,27 @@ private func mulhi(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD16<Int16> {
 
 /// Exact Int32 sums of adjacent lane pairs: lane l = p[2l] + p[2l+1] (elements 4l..4l+3 of the block).
 @inline(__always)
-private func pairSums(_ p: SIMD8<Int32>) -> SIMD8<Int32> {
+func pairSums(_ p: SIMD8<Int32>) -> SIMD8<Int32> {
     ((p &<< 16) &>> 16) &+ (p &>> 16)
 }
 
 /// The same on two rows at once (one 512-bit vector: row A in lanes 0..7, row B in 8..15).
 @inline(__always)
-private func pairSums(_ p: SIMD16<Int32>) -> SIMD16<Int32> {
+func pairSums(_ p: SIMD16<Int32>) -> SIMD16<Int32> {
     ((p &<< 16) &>> 16) &+ (p &>> 16)
 }
 
 /// Exact Int32 -> Float (|x| < 2^24). A scalar loop because stdlib SIMD conversions are slow;
 /// LLVM makes it one vcvtdq2ps / scvtf.
 @inline(__always)
-private func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
     var r = SIMD8<Float>()
     for i in 0..<8 { r[i] = Float(v[i]) }
     return r
 }
 
 @inline(__always)
-private func floats(_ v: SIMD16<Int32>) -> SIMD16<Float> {
+func floats(_ v: SIMD16<Int32>) -> SIMD16<Float> {
     var r = SIMD16<Float>()
     for i in 0..<16 { r[i] = Float(v[i]) }
     return r
@@ -314,7 +314,7 @@ private func weightScales16(_ q: UnsafeRawPointer, first: Int, _ rowBytes: Int) 
 
 /// The fixed final reduction of a row's 8 accumulators.
 @inline(__always)
-private func rowTotal(_ a: SIMD8<Float>) -> Float {
+func rowTotal(_ a: SIMD8<Float>) -> Float {
     let h4 = a.lowHalf + a.highHalf  // (a0+a4, a1+a5, a2+a6, a3+a7)
     let h2 = h4.lowHalf + h4.highHalf
     return h2[0] + h2[1]
@@ -322,7 +322,7 @@ private func rowTotal(_ a: SIMD8<Float>) -> Float {
 
 /// Writes the row results of `count` pair accumulators to `y[0 ..< 2 count]`.
 @inline(never)
-private func storePairs(_ acc: UnsafePointer<SIMD16<Float>>, count: Int, _ y: UnsafeMutablePointer<Float>) {
+func storePairs(_ acc: UnsafePointer<SIMD16<Float>>, count: Int, _ y: UnsafeMutablePointer<Float>) {
     for i in 0..<count { storePair(acc[i], y + 2 &* i) }
 }
 
@@ -335,7 +335,7 @@ private func storePair(_ a: SIMD16<Float>, _ y: UnsafeMutablePointer<Float>) {
 
 /// The activation vectors of block `b`.
 @inline(__always)
-private func activation(_ x: RowContext, _ b: Int) -> (SIMD16<Int16>, SIMD16<Int16>) {
+func activation(_ x: RowContext, _ b: Int) -> (SIMD16<Int16>, SIMD16<Int16>) {
     (x.activations.loadUnaligned(fromByteOffset: b &* 64, as: SIMD16<Int16>.self),
      x.activations.loadUnaligned(fromByteOffset: b &* 64 &+ 32, as: SIMD16<Int16>.self))
 }

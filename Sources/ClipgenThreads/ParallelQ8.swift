@@ -42,6 +42,14 @@ public final class Q8Activations {
     }
 }
 
+/// How the rows of a Q8_0 matrix lie in the file (docs/FORMAT.md).
+public enum Q8_0Layout: String, Sendable, CaseIterable {
+    /// ggml's layout: row after row, each a run of 34-byte blocks.
+    case rows
+    /// The same blocks reordered so that block b of 8 consecutive rows lie together (rows % 8 == 0).
+    case rowGroupsOf8 = "x8"
+}
+
 extension ThreadPool {
     /// Output rows per task: a multiple of the kernel's 32-row pass. Small enough that 2-4 threads balance on a
     /// 512-row matrix; 32, 64 and 256 measured the same on 4096x4096 and 1024x4096 at 2 threads, 2048 (one slab
@@ -56,14 +64,21 @@ extension ThreadPool {
     ///   - weights: `rows * columns / 32` blocks of 34 bytes.  // [rows, columns] Q8_0
     ///   - activations: vector 0 of it is x.  // [columns]
     ///   - output: `rows` floats.  // [rows]
-    public func q8MatVec(weights: UnsafeRawPointer, rows: Int, columns: Int, activations: Q8Activations,
-                         into output: UnsafeMutablePointer<Float>) {
+    public func q8MatVec(weights: UnsafeRawPointer, rows: Int, columns: Int, layout: Q8_0Layout = .rows,
+                         activations: Q8Activations, into output: UnsafeMutablePointer<Float>) {
         precondition(activations.columns == columns,
                      "q8MatVec: activations hold \(activations.columns) columns, the matrix has \(columns)")
         let chunk = ThreadPool.q8RowChunk
         parallelFor((rows + chunk - 1) / chunk) { task in
-            gemvQ8_0(weights: weights, columns: columns, rows: task * chunk ..< min(rows, task * chunk + chunk),
-                     activations: activations.values, scales: activations.scales, output: output)
+            let range = task * chunk ..< min(rows, task * chunk + chunk)
+            switch layout {
+            case .rows:
+                gemvQ8_0(weights: weights, columns: columns, rows: range,
+                         activations: activations.values, scales: activations.scales, output: output)
+            case .rowGroupsOf8:
+                gemvQ8_0Interleaved(weights: weights, columns: columns, rows: range,
+                                    activations: activations.values, scales: activations.scales, output: output)
+            }
         }
     }
 
@@ -71,15 +86,23 @@ extension ThreadPool {
     /// memory serves the whole batch (several candidate sequences sampled together).
     /// - Parameters:
     ///   - output: `activations.batch` vectors of `rows` floats.  // [batch, rows]
-    public func q8MatMul(weights: UnsafeRawPointer, rows: Int, columns: Int, activations: Q8Activations,
-                         into output: UnsafeMutablePointer<Float>) {
+    public func q8MatMul(weights: UnsafeRawPointer, rows: Int, columns: Int, layout: Q8_0Layout = .rows,
+                         activations: Q8Activations, into output: UnsafeMutablePointer<Float>) {
         precondition(activations.columns == columns,
                      "q8MatMul: activations hold \(activations.columns) columns, the matrix has \(columns)")
         let chunk = ThreadPool.q8RowChunk
         parallelFor((rows + chunk - 1) / chunk) { task in
-            gemmQ8_0(weights: weights, columns: columns, rows: task * chunk ..< min(rows, task * chunk + chunk),
-                     batch: activations.batch, activations: activations.values, scales: activations.scales,
-                     output: output, outputStride: rows)
+            let range = task * chunk ..< min(rows, task * chunk + chunk)
+            switch layout {
+            case .rows:
+                gemmQ8_0(weights: weights, columns: columns, rows: range, batch: activations.batch,
+                         activations: activations.values, scales: activations.scales,
+                         output: output, outputStride: rows)
+            case .rowGroupsOf8:
+                gemmQ8_0Interleaved(weights: weights, columns: columns, rows: range, batch: activations.batch,
+                                    activations: activations.values, scales: activations.scales,
+                                    output: output, outputStride: rows)
+            }
         }
     }
 }

@@ -34,6 +34,9 @@ struct ArmKernelChecks {
         #if CHECK_Q8GEMV
         q8GEMVChecks()
         #endif
+        #if CHECK_Q8INTERLEAVED
+        q8InterleavedChecks()
+        #endif
         line("\(Tally.passed) passed, \(Tally.failed) failed")
         cExit(Tally.failed == 0 ? 0 : 1)
     }
