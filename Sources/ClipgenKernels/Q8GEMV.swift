@@ -64,6 +64,7 @@ public func gemvQ8_0(weights: UnsafeRawPointer, columns: Int, rows: Range<Int>,
                      activations: UnsafePointer<Int16>, scales: UnsafePointer<Float>,
                      output: UnsafeMutablePointer<Float>) {
     precondition(columns > 0 && columns % Q8_0.blockValues == 0, "Q8_0 rows hold a multiple of 32 values")
+    precondition(rows.lowerBound >= 0, "gemvQ8_0: rows \(rows) must start at >= 0")
     let rowBytes = Q8_0.rowBytes(columns: columns)
     let x = RowContext(activations: UnsafeRawPointer(activations), scales: scales, blocks: columns / 32)
     var r = rows.lowerBound
@@ -156,6 +157,8 @@ public func gemmQ8_0(weights: UnsafeRawPointer, columns: Int, rows: Range<Int>, 
                      output: UnsafeMutablePointer<Float>, outputStride: Int) {
     precondition(columns > 0 && columns % Q8_0.blockValues == 0, "Q8_0 rows hold a multiple of 32 values")
     precondition(batch >= 1, "batch must be at least 1")
+    precondition(rows.lowerBound >= 0 && outputStride >= rows.upperBound,
+                 "gemmQ8_0: rows \(rows) must start at >= 0 and fit in outputStride \(outputStride)")
     let blocks = columns / 32
     let rowBytes = Q8_0.rowBytes(columns: columns)
     func context(_ j: Int) -> RowContext {

@@ -67,7 +67,8 @@ public func gemvQ8_0Interleaved(weights: UnsafeRawPointer, columns: Int, rows: R
                                 activations: UnsafePointer<Int16>, scales: UnsafePointer<Float>,
                                 output: UnsafeMutablePointer<Float>) {
     precondition(columns > 0 && columns % Q8_0.blockValues == 0, "Q8_0 rows hold a multiple of 32 values")
-    precondition(rows.lowerBound % 8 == 0 && rows.upperBound % 8 == 0, "x8 row ranges are multiples of 8")
+    precondition(rows.lowerBound >= 0 && rows.lowerBound % 8 == 0 && rows.upperBound % 8 == 0,
+                 "x8 row ranges start at >= 0 and are multiples of 8, got \(rows)")
     let blocks = columns / Q8_0.blockValues
     let groupBytes = blocks * x8StepBytes
     let x = RowContext(activations: UnsafeRawPointer(activations), scales: scales, blocks: blocks)
@@ -103,7 +104,8 @@ public func gemmQ8_0Interleaved(weights: UnsafeRawPointer, columns: Int, rows: R
                                 activations: UnsafePointer<Int16>, scales: UnsafePointer<Float>,
                                 output: UnsafeMutablePointer<Float>, outputStride: Int) {
     precondition(columns > 0 && columns % Q8_0.blockValues == 0, "Q8_0 rows hold a multiple of 32 values")
-    precondition(rows.lowerBound % 8 == 0 && rows.upperBound % 8 == 0, "x8 row ranges are multiples of 8")
+    precondition(rows.lowerBound >= 0 && rows.lowerBound % 8 == 0 && rows.upperBound % 8 == 0,
+                 "x8 row ranges start at >= 0 and are multiples of 8, got \(rows)")
     precondition(batch >= 1, "batch must be at least 1")
     if batch == 1 {
         gemvQ8_0Interleaved(weights: weights, columns: columns, rows: rows, activations: activations,
