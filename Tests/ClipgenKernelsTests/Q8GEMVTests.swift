@@ -4,18 +4,6 @@
 import ClipgenKernels
 import Testing
 
-private struct GemvRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func float() -> Float { Float(Int64(bitPattern: next()) >> 40) * 0x1p-23 }
-}
-
 /// What a test block holds.
 private enum BlockKind { case random, zero, saturated, tiny }
 
@@ -27,7 +15,7 @@ private struct Q8Matrix {
     init(rows: Int, columns: Int, seed: UInt64, kind: (Int, Int) -> BlockKind = { _, _ in .random }) {
         self.rows = rows
         self.columns = columns
-        var random = GemvRandom(state: seed)
+        var random = SplitMix64(state: seed)
         var row = [Float](repeating: 0, count: columns)
         bytes = [UInt8](repeating: 0, count: rows * Q8_0.rowBytes(columns: columns))
         for r in 0..<rows {
@@ -53,7 +41,7 @@ private struct Q8Matrix {
 
 /// Activation vectors: random, with some zero and some saturating (all +-127 codes) blocks.
 private func activationVector(_ columns: Int, seed: UInt64) -> [Float] {
-    var random = GemvRandom(state: seed)
+    var random = SplitMix64(state: seed)
     return (0..<columns).map { i in
         switch (i / 32) % 5 {
         case 3: return 0

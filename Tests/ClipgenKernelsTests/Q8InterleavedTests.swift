@@ -3,22 +3,10 @@
 import ClipgenKernels
 import Testing
 
-private struct X8Random {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func float() -> Float { Float(Int64(bitPattern: next()) >> 40) * 0x1p-23 }
-}
-
 /// A standard (row-major) Q8_0 matrix of random values; blocks where `zero(row, block)` are all zero.
 private func standardMatrix(rows: Int, columns: Int, seed: UInt64,
                             zero: (Int, Int) -> Bool = { _, _ in false }) -> [UInt8] {
-    var random = X8Random(state: seed)
+    var random = SplitMix64(state: seed)
     var row = [Float](repeating: 0, count: columns)
     let rowBytes = Q8_0.rowBytes(columns: columns)
     var bytes = [UInt8](repeating: 0, count: rows * rowBytes)
@@ -41,7 +29,7 @@ private func interleaved(_ m: [UInt8], rows: Int, columns: Int) -> [UInt8] {
 
 /// A test activation vector (some zero blocks).
 private func activationFloats(_ columns: Int, seed: UInt64) -> [Float] {
-    var random = X8Random(state: seed)
+    var random = SplitMix64(state: seed)
     return (0..<columns).map { i -> Float in (i / 32) % 5 == 3 ? 0 : random.float() * 2 }
 }
 

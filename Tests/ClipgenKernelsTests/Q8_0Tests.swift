@@ -2,20 +2,6 @@
 import ClipgenKernels
 import Testing
 
-/// SplitMix64: small deterministic generator for test data.
-private struct Q8TestRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func float() -> Float { Float(Int64(bitPattern: next()) >> 40) * 0x1p-23 }
-}
-
 /// Quantises `x` with the reference quantiser and returns the bytes.
 private func referenceBytes(_ x: [Float]) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: Q8_0.rowBytes(columns: x.count))
@@ -102,7 +88,7 @@ private func trickyBlocks() -> [[Float]] {
     /// Random floats of every magnitude agree with the hardware conversion.
     @Test func floatToHalfMatchesHardware() {
 #if !(os(macOS) && arch(x86_64))
-        var random = Q8TestRandom(state: 7)
+        var random = SplitMix64(state: 7)
         var mismatches = 0
         for _ in 0..<2_000_000 {
             let f = Float(bitPattern: UInt32(truncatingIfNeeded: random.next()))
@@ -151,7 +137,7 @@ private func trickyBlocks() -> [[Float]] {
 
     /// The vectorised quantiser writes the same bytes as the reference, block for block.
     @Test func fastQuantiserMatchesReference() {
-        var random = Q8TestRandom(state: 1)
+        var random = SplitMix64(state: 1)
         for count in [32, 64, 992, 4096] {
             let x = (0..<count).map { _ in random.float() * Float(1 << (random.next() % 20)) }
             #expect(fastBytes(x) == referenceBytes(x))
@@ -163,7 +149,7 @@ private func trickyBlocks() -> [[Float]] {
     /// Dequantised values are within half a step of the input, plus the binary16 rounding of d (127 codes
     /// times at most 2^-11 relative), and zero blocks stay zero.
     @Test func dequantisedErrorIsAtMostHalfAStep() {
-        var random = Q8TestRandom(state: 2)
+        var random = SplitMix64(state: 2)
         let x = (0..<1024).map { _ in random.float() * 3 } + [Float](repeating: 0, count: 32)
         let bytes = referenceBytes(x)
         var y = [Float](repeating: 1, count: x.count)
@@ -182,7 +168,7 @@ private func trickyBlocks() -> [[Float]] {
 
     /// The GEMV activation layout holds the reference codes (even then odd positions, times 256) and scales.
     @Test func activationLayoutMatchesReference() {
-        var random = Q8TestRandom(state: 3)
+        var random = SplitMix64(state: 3)
         let x = (0..<256).map { _ in random.float() * 10 } + trickyBlocks().flatMap { $0 }.map { Swift.min(Swift.max($0, -1e6), 1e6) }
         let n = x.count
         var values = [Int16](repeating: 0, count: n), scales = [Float](repeating: 0, count: n / 32)

@@ -1,0 +1,15 @@
+// Deterministic test data shared by the kernel tests.
+
+/// SplitMix64: a small seeded generator, so every test input is reproducible.
+struct SplitMix64 {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    mutating func float() -> Float { Float(Int64(bitPattern: next()) >> 40) * 0x1p-23 }
+}
