@@ -59,7 +59,7 @@ let package = Package(
             swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenKernelsTests", dependencies: ["ClipgenKernels", "ClipgenThreads"],
                     swiftSettings: kernelSettings),
-        .testTarget(name: "ClipgenThreadsTests", dependencies: ["ClipgenThreads", "ClipgenKernels"],
+        .testTarget(name: "ClipgenThreadsTests", dependencies: ["ClipgenThreads", "ClipgenKernels", "ClipgenFile"],
                     swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenFileTests", dependencies: ["ClipgenFile", "ClipgenKernels"],
                     swiftSettings: kernelSettings),
