@@ -1,5 +1,6 @@
 // A large temporary file of Q8_0 blocks, memory-mapped the way model weights are, for bandwidth benchmarks.
 
+import ClipgenFile
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -16,10 +17,12 @@ public struct ScratchFileError: Error, CustomStringConvertible {
 /// The file is unlinked as soon as it is mapped, so it disappears even if the benchmark is killed; its pages
 /// stay in the page cache while mapped, exactly like a model file that has been read before.
 public final class ScratchWeightFile {
+    /// The mapping, made exactly as the model loader maps a model file.
+    private let region: MappedRegion
     /// Start of the mapping.
-    public let base: UnsafeRawPointer
+    public var base: UnsafeRawPointer { region.base }
     /// Bytes mapped (the file size).
-    public let byteCount: Int
+    public var byteCount: Int { region.size }
 
     /// Writes at least `byteCount` bytes (rounded up to whole 34-byte Q8_0 blocks) into a new file in `directory`.
     public init(directory: String, byteCount requested: Int, seed: UInt64 = 0x5EED) throws {
@@ -59,15 +62,7 @@ public final class ScratchWeightFile {
             }
             written += n
         }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapping != MAP_FAILED else {
-            throw ScratchFileError(description: "\(path): mmap of \(size) bytes failed: \(String(cString: strerror(errno)))")
-        }
-        base = UnsafeRawPointer(mapping)
-        byteCount = size
-    }
-
-    deinit {
-        munmap(UnsafeMutableRawPointer(mutating: base), byteCount)
+        region = try MappedRegion(fd: fd, size: size, path: path)
     }
 }
 

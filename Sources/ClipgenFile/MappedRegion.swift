@@ -13,12 +13,12 @@ import Darwin
 /// Only bytes below `size` may be read: the tail of the last page past end-of-file is zero, but
 /// touching a page wholly past end-of-file raises SIGBUS, so every offset is checked against
 /// `size` (the `fstat` size at open time) before use.
-final class MappedRegion: @unchecked Sendable {
-    let base: UnsafeRawPointer
-    let size: Int
+public final class MappedRegion: @unchecked Sendable {
+    public let base: UnsafeRawPointer
+    public let size: Int
 
     /// Maps `size` bytes of the open file `fd`; `size` must be positive.
-    init(fd: Int32, size: Int, path: String) throws {
+    public init(fd: Int32, size: Int, path: String) throws {
         precondition(size > 0, "cannot map an empty file")
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw GGUFError.ioFailed(path: path, operation: "mmap", errno: errno)

@@ -186,17 +186,35 @@
 
 // MARK: - erf and erfc
 
-/// erfc(a) for a >= 0 (NaN passes through): 1 - erf below 0.875, e^(-a^2) * poly(1/(1 + a/2)) above.
-@inlinable @inline(__always) func erfcNonNegative(_ a: Float) -> Float {
+/// erf(a) = a + a * poly(a^2) for 0 <= a < 0.875 (`s` = a * a): the small-argument branch of erf and erfc.
+@inlinable @inline(__always) func erfSmall(_ a: Float, _ s: Float) -> Float {
     typealias C = Coefficients
-    let ac = a > C.erfcClamp ? C.erfcClamp : a
-    let s = ac * ac
     var q = Lane16.mulAdd(C.s5, s, C.s4)
     q = Lane16.mulAdd(q, s, C.s3)
     q = Lane16.mulAdd(q, s, C.s2)
     q = Lane16.mulAdd(q, s, C.s1)
     q = Lane16.mulAdd(q, s, C.s0)
-    let small = 1 - Lane16.mulAdd(ac, q, ac)
+    return Lane16.mulAdd(a, q, a)
+}
+
+/// `erfSmall` per lane, the same operations.
+@inlinable @inline(__always) func erfSmall(_ a: SIMD16<Float>, _ s: SIMD16<Float>) -> SIMD16<Float> {
+    typealias C = Coefficients
+    typealias V = SIMD16<Float>
+    var q = Lane16.mulAdd(V(repeating: C.s5), s, V(repeating: C.s4))
+    q = Lane16.mulAdd(q, s, V(repeating: C.s3))
+    q = Lane16.mulAdd(q, s, V(repeating: C.s2))
+    q = Lane16.mulAdd(q, s, V(repeating: C.s1))
+    q = Lane16.mulAdd(q, s, V(repeating: C.s0))
+    return Lane16.mulAdd(a, q, a)
+}
+
+/// erfc(a) for a >= 0 (NaN passes through): 1 - erf below 0.875, e^(-a^2) * poly(1/(1 + a/2)) above.
+@inlinable @inline(__always) func erfcNonNegative(_ a: Float) -> Float {
+    typealias C = Coefficients
+    let ac = a > C.erfcClamp ? C.erfcClamp : a
+    let s = ac * ac
+    let small = 1 - erfSmall(ac, s)
     let t = 1 / Lane16.mulAdd(ac, 0.5, 1)
     var g = Lane16.mulAdd(C.l8, t, C.l7)
     g = Lane16.mulAdd(g, t, C.l6)
@@ -218,12 +236,7 @@
     typealias C = Coefficients
     let ac = a > C.erfcClamp ? C.erfcClamp : a
     let s = ac * ac
-    var q = Lane16.mulAdd(C.s5, s, C.s4)
-    q = Lane16.mulAdd(q, s, C.s3)
-    q = Lane16.mulAdd(q, s, C.s2)
-    q = Lane16.mulAdd(q, s, C.s1)
-    q = Lane16.mulAdd(q, s, C.s0)
-    let small = Lane16.mulAdd(ac, q, ac)
+    let small = erfSmall(ac, s)
     return ac < C.erfSplit ? small : 1 - erfcNonNegative(ac)
 }
 
@@ -233,12 +246,7 @@
     typealias V = SIMD16<Float>
     let ac = a.replacing(with: C.erfcClamp, where: a .> C.erfcClamp)
     let s = ac * ac
-    var q = Lane16.mulAdd(V(repeating: C.s5), s, V(repeating: C.s4))
-    q = Lane16.mulAdd(q, s, V(repeating: C.s3))
-    q = Lane16.mulAdd(q, s, V(repeating: C.s2))
-    q = Lane16.mulAdd(q, s, V(repeating: C.s1))
-    q = Lane16.mulAdd(q, s, V(repeating: C.s0))
-    let small = 1 - Lane16.mulAdd(ac, q, ac)
+    let small = 1 - erfSmall(ac, s)
     let t = 1 / Lane16.mulAdd(ac, V(repeating: 0.5), V(repeating: 1))
     var g = Lane16.mulAdd(V(repeating: C.l8), t, V(repeating: C.l7))
     g = Lane16.mulAdd(g, t, V(repeating: C.l6))
@@ -262,12 +270,7 @@ func erfAndErfcNonNegative(_ a: SIMD16<Float>) -> (erf: SIMD16<Float>, erfc: SIM
     let ac = a.replacing(with: C.erfcClamp, where: a .> C.erfcClamp)
     let c = erfcNonNegative(ac)
     let s = ac * ac
-    var q = Lane16.mulAdd(SIMD16(repeating: C.s5), s, SIMD16(repeating: C.s4))
-    q = Lane16.mulAdd(q, s, SIMD16(repeating: C.s3))
-    q = Lane16.mulAdd(q, s, SIMD16(repeating: C.s2))
-    q = Lane16.mulAdd(q, s, SIMD16(repeating: C.s1))
-    q = Lane16.mulAdd(q, s, SIMD16(repeating: C.s0))
-    let small = Lane16.mulAdd(ac, q, ac)
+    let small = erfSmall(ac, s)
     return ((1 - c).replacing(with: small, where: ac .< C.erfSplit), c)
 }
 
