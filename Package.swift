@@ -16,21 +16,41 @@ let isDependency = Context.packageDirectory.contains("/.build/checkouts/")
     || Context.packageDirectory.contains("/SourcePackages/checkouts/")
 let hostTuned = env["CLIPGEN_PORTABLE"] == nil && !isDependency
 
+/// The x86 cpuinfo flags of the host (empty elsewhere or when unreadable).
+let hostCPUFlags: Set<Substring> = {
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    return Set(line.split(separator: " "))
+}()
+
 /// Whether the host has fused multiply-add: always on arm64, the `fma` cpuinfo flag on x86 (some Atom and
 /// Celeron parts lack it).
 let hostHasFMA: Bool = {
     #if arch(arm64)
     return true
     #else
-    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
-    return cpuinfo.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains("fma") }
+    return hostCPUFlags.contains("fma")
+    #endif
+}()
+
+/// Whether the host has AVX512-VNNI (vpdpbusd on 512-bit vectors), which the Q8_0 kernels use for the int8
+/// dot product (Sources/ClipgenKernels/Q8Dot.swift). The instruction is reached through the compiler's
+/// `Builtin` module, an experimental feature, so it is enabled only together with the host flags.
+let hostHasVNNI512: Bool = {
+    #if arch(x86_64)
+    return hostCPUFlags.contains("avx512_vnni") && hostCPUFlags.contains("avx512bw")
+    #else
+    return false
     #endif
 }()
 
 /// Settings for targets holding hot loops. `CLIPGEN_FMA` tells the kernels that fused
-/// multiply-add is a single instruction (without it `addingProduct` becomes a libm call).
+/// multiply-add is a single instruction (without it `addingProduct` becomes a libm call);
+/// `CLIPGEN_VNNI` that vpdpbusd may be used.
 let kernelSettings: [SwiftSetting] = hostTuned
-    ? [.unsafeFlags(["-Xcc", "-march=native", "-target-cpu", "native"])] + (hostHasFMA ? [.define("CLIPGEN_FMA")] : [])
+    ? [.unsafeFlags(["-Xcc", "-march=native", "-target-cpu", "native"])]
+        + (hostHasFMA ? [.define("CLIPGEN_FMA")] : [])
+        + (hostHasVNNI512 ? [.define("CLIPGEN_VNNI"), .enableExperimentalFeature("BuiltinModule")] : [])
     : []
 
 let package = Package(

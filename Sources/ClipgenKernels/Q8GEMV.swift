@@ -14,11 +14,8 @@
 //
 // Why the fast kernel looks the way it does (measured on a 2-core Sapphire Rapids guest, weights
 // streamed from an mmapped file; see the benchmark notes in the report):
-//  * Swift emits no vpmaddwd/vpdpbusd, so the int8 dot is built from 16-bit multiplies. A block's 32
-//    weight bytes are loaded as 16 Int16 lanes; the even byte sits in the low half of a lane, the
-//    odd byte in the high half. With activations stored times 256, `mulhi(w << 8, 256 xe) = we * xe`
-//    and `mulhi(w & 0xFF00, 256 xo) = wo * xo` exactly (vpmulhw), 5 ops for 32 products, and
-//    `we xe + wo xo` (|.| <= 2 * 127 * 127) still fits an Int16 lane.
+//  * The int8 block dot product itself is Q8Dot.swift's: one vpdpbusd per block pair on a VNNI host,
+//    16-bit multiplies elsewhere.
 //  * A GEMV on DRAM-resident weights is limited by how many cache misses are in flight, which grows
 //    with the number of rows streamed at once (each row is a hardware-prefetcher stream) and shrinks
 //    with the instructions spent per byte. Rows per pass vs GB/s (4096 columns, 1 thread, same code
@@ -204,41 +201,12 @@ public func gemmQ8_0(weights: UnsafeRawPointer, columns: Int, rows: Range<Int>, 
 
 /// One quantised activation vector as the kernels read it.
 struct RowContext {
-    /// Split, times-256 Int16 values (see `quantizeActivationsQ8_0`), 64 bytes per block.
+    /// Quantised values in the layout of Q8Dot.swift (see `quantizeActivationsQ8_0`), 64 bytes per block.
     var activations: UnsafeRawPointer
     /// Per-block activation scales.
     var scales: UnsafePointer<Float>
     /// Blocks per row.
     var blocks: Int
-}
-
-/// The 16 Int16 lanes `we * xe + wo * xo` of one block (`w` points at its 32 int8 values).
-@inline(__always)
-func blockProducts(_ w: UnsafeRawPointer, _ xe: SIMD16<Int16>, _ xo: SIMD16<Int16>) -> SIMD16<Int16> {
-    let v = w.loadUnaligned(as: SIMD16<Int16>.self)
-    // Even byte moved to the high half (exactly we * 256); odd byte masked in place (wo * 256).
-    return mulhi(v &<< 8, xe) &+ mulhi(v & -256, xo)
-}
-
-/// High 16 bits of the lane-wise 32-bit product. Written as a scalar loop because the SIMD API has
-/// no such operation; LLVM turns it into one vpmulhw (x86) / smull+uzp2 (ARM).
-@inline(__always)
-func mulhi(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD16<Int16> {
-    var r = SIMD16<Int16>()
-    for i in 0..<16 { r[i] = Int16(truncatingIfNeeded: (Int32(a[i]) &* Int32(b[i])) &>> 16) }
-    return r
-}
-
-/// Exact Int32 sums of adjacent lane pairs: lane l = p[2l] + p[2l+1] (elements 4l..4l+3 of the block).
-@inline(__always)
-func pairSums(_ p: SIMD8<Int32>) -> SIMD8<Int32> {
-    ((p &<< 16) &>> 16) &+ (p &>> 16)
-}
-
-/// The same on two rows at once (one 512-bit vector: row A in lanes 0..7, row B in 8..15).
-@inline(__always)
-func pairSums(_ p: SIMD16<Int32>) -> SIMD16<Int32> {
-    ((p &<< 16) &>> 16) &+ (p &>> 16)
 }
 
 /// Exact Int32 -> Float (|x| < 2^24). A scalar loop because stdlib SIMD conversions are slow;
@@ -275,11 +243,9 @@ private func halfPair(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> SIMD2<Flo
 /// lanes 0..7, row B lanes 8..15);
 /// `scale` holds dW * dX of row A in lanes 0..7 and of row B in lanes 8..15.
 @inline(__always)
-private func pairStep(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, _ xe: SIMD16<Int16>, _ xo: SIMD16<Int16>,
+private func pairStep(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, _ x: ActivationBlock,
                       _ scale: SIMD16<Float>, _ acc: inout SIMD16<Float>) {
-    let pa = unsafeBitCast(blockProducts(wa, xe, xo), to: SIMD8<Int32>.self)
-    let pb = unsafeBitCast(blockProducts(wb, xe, xo), to: SIMD8<Int32>.self)
-    acc = mulAdd(floats(pairSums(SIMD16(lowHalf: pa, highHalf: pb))), scale, acc)
+    acc = mulAdd(floats(PreparedPair(wa, wb).dots(x)), scale, acc)
 }
 
 /// Scales lanes 2k (row A) and 2k+1 (row B) of `s` out to the two halves of a pair's scale vector.
@@ -336,11 +302,10 @@ private func storePair(_ a: SIMD16<Float>, _ y: UnsafeMutablePointer<Float>) {
     y[1] = rowTotal(a.highHalf)
 }
 
-/// The activation vectors of block `b`.
+/// Activation block `b`.
 @inline(__always)
-func activation(_ x: RowContext, _ b: Int) -> (SIMD16<Int16>, SIMD16<Int16>) {
-    (x.activations.loadUnaligned(fromByteOffset: b &* 64, as: SIMD16<Int16>.self),
-     x.activations.loadUnaligned(fromByteOffset: b &* 64 &+ 32, as: SIMD16<Int16>.self))
+func activation(_ x: RowContext, _ b: Int) -> ActivationBlock {
+    ActivationBlock(x.activations + b &* 64)
 }
 
 /// 32 rows per pass (16 pair accumulators) over `rows` (a multiple of 32 long).
@@ -355,31 +320,30 @@ private func groupsOf32(_ weights: UnsafeRawPointer, rowBytes rb: Int, _ x: RowC
         var a8 = zero, a9 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero, a14 = zero, a15 = zero
         var offset = 0  // of block b within a row
         for b in 0..<x.blocks {
-            let xe = x.activations.loadUnaligned(fromByteOffset: b * 64, as: SIMD16<Int16>.self)
-            let xo = x.activations.loadUnaligned(fromByteOffset: b * 64 + 32, as: SIMD16<Int16>.self)
+            let xb = activation(x, b)
             let q = base + offset
             var s = weightScales16(q, first: 0, rb)  // rows 0..15
             s *= x.scales[b]                         // dW * dX
             let w = q + Q8_0.valuesOffset
-            pairStep(w, w + rb, xe, xo, spread(s, 0), &a0)
-            pairStep(w + 2 * rb, w + 3 * rb, xe, xo, spread(s, 1), &a1)
-            pairStep(w + 4 * rb, w + 5 * rb, xe, xo, spread(s, 2), &a2)
-            pairStep(w + 6 * rb, w + 7 * rb, xe, xo, spread(s, 3), &a3)
-            pairStep(w + 8 * rb, w + 9 * rb, xe, xo, spread(s, 4), &a4)
-            pairStep(w + 10 * rb, w + 11 * rb, xe, xo, spread(s, 5), &a5)
-            pairStep(w + 12 * rb, w + 13 * rb, xe, xo, spread(s, 6), &a6)
-            pairStep(w + 14 * rb, w + 15 * rb, xe, xo, spread(s, 7), &a7)
+            pairStep(w, w + rb, xb, spread(s, 0), &a0)
+            pairStep(w + 2 * rb, w + 3 * rb, xb, spread(s, 1), &a1)
+            pairStep(w + 4 * rb, w + 5 * rb, xb, spread(s, 2), &a2)
+            pairStep(w + 6 * rb, w + 7 * rb, xb, spread(s, 3), &a3)
+            pairStep(w + 8 * rb, w + 9 * rb, xb, spread(s, 4), &a4)
+            pairStep(w + 10 * rb, w + 11 * rb, xb, spread(s, 5), &a5)
+            pairStep(w + 12 * rb, w + 13 * rb, xb, spread(s, 6), &a6)
+            pairStep(w + 14 * rb, w + 15 * rb, xb, spread(s, 7), &a7)
             var t = weightScales16(q, first: 16, rb)  // rows 16..31
             t *= x.scales[b]
             let v = w + 16 * rb
-            pairStep(v, v + rb, xe, xo, spread(t, 0), &a8)
-            pairStep(v + 2 * rb, v + 3 * rb, xe, xo, spread(t, 1), &a9)
-            pairStep(v + 4 * rb, v + 5 * rb, xe, xo, spread(t, 2), &a10)
-            pairStep(v + 6 * rb, v + 7 * rb, xe, xo, spread(t, 3), &a11)
-            pairStep(v + 8 * rb, v + 9 * rb, xe, xo, spread(t, 4), &a12)
-            pairStep(v + 10 * rb, v + 11 * rb, xe, xo, spread(t, 5), &a13)
-            pairStep(v + 12 * rb, v + 13 * rb, xe, xo, spread(t, 6), &a14)
-            pairStep(v + 14 * rb, v + 15 * rb, xe, xo, spread(t, 7), &a15)
+            pairStep(v, v + rb, xb, spread(t, 0), &a8)
+            pairStep(v + 2 * rb, v + 3 * rb, xb, spread(t, 1), &a9)
+            pairStep(v + 4 * rb, v + 5 * rb, xb, spread(t, 2), &a10)
+            pairStep(v + 6 * rb, v + 7 * rb, xb, spread(t, 3), &a11)
+            pairStep(v + 8 * rb, v + 9 * rb, xb, spread(t, 4), &a12)
+            pairStep(v + 10 * rb, v + 11 * rb, xb, spread(t, 5), &a13)
+            pairStep(v + 12 * rb, v + 13 * rb, xb, spread(t, 6), &a14)
+            pairStep(v + 14 * rb, v + 15 * rb, xb, spread(t, 7), &a15)
             offset += 34
         }
         // Reduced out of line from memory: inlined, LLVM vectorises the 32 row totals across the
@@ -398,9 +362,9 @@ private func groupsOf32(_ weights: UnsafeRawPointer, rowBytes rb: Int, _ x: RowC
 private func rowPair(_ row: UnsafeRawPointer, rowBytes: Int, _ x: RowContext, _ y: UnsafeMutablePointer<Float>) {
     var acc = SIMD16<Float>(repeating: 0)
     for b in 0..<x.blocks {
-        let (xe, xo) = activation(x, b)
+        let xb = activation(x, b)
         let q = row + b &* Q8_0.blockBytes
-        pairStep(q + Q8_0.valuesOffset, q + rowBytes + Q8_0.valuesOffset, xe, xo,
+        pairStep(q + Q8_0.valuesOffset, q + rowBytes + Q8_0.valuesOffset, xb,
                  spread(halfPair(q, q + rowBytes) * x.scales[b]), &acc)
     }
     storePair(acc, y)
@@ -410,31 +374,24 @@ private func rowPair(_ row: UnsafeRawPointer, rowBytes: Int, _ x: RowContext, _ 
 private func singleRow(_ row: UnsafeRawPointer, _ x: RowContext, _ y: UnsafeMutablePointer<Float>) {
     var acc = SIMD8<Float>(repeating: 0)
     for b in 0..<x.blocks {
-        let (xe, xo) = activation(x, b)
         let q = row + b &* Q8_0.blockBytes
-        let p = unsafeBitCast(blockProducts(q + Q8_0.valuesOffset, xe, xo), to: SIMD8<Int32>.self)
         let s = halfPair(q, q)[0] * x.scales[b]
-        acc = mulAdd(floats(pairSums(p)), SIMD8(repeating: s), acc)
+        acc = mulAdd(floats(rowDots(q + Q8_0.valuesOffset, activation(x, b))), SIMD8(repeating: s), acc)
     }
     y[0] = rowTotal(acc)
 }
 
-/// The four rows of a batch group at one block, unpacked once: `(w << 8, w & 0xFF00)` per row and
+/// The four rows of a batch group at one block, loaded and prepared once for every activation, and
 /// the weight scales of rows (0, 1) and (2, 3).
 private struct SplitBlock {
-    var e0, o0, e1, o1, e2, o2, e3, o3: SIMD16<Int16>
+    var rows01, rows23: PreparedPair
     var d01, d23: SIMD2<Float>
 
     @inline(__always)
     init(_ q: UnsafeRawPointer, _ rb: Int) {
-        @inline(__always) func split(_ row: UnsafeRawPointer) -> (SIMD16<Int16>, SIMD16<Int16>) {
-            let v = (row + Q8_0.valuesOffset).loadUnaligned(as: SIMD16<Int16>.self)
-            return (v &<< 8, v & -256)
-        }
-        (e0, o0) = split(q)
-        (e1, o1) = split(q + rb)
-        (e2, o2) = split(q + 2 &* rb)
-        (e3, o3) = split(q + 3 &* rb)
+        let w = q + Q8_0.valuesOffset
+        rows01 = PreparedPair(w, w + rb)
+        rows23 = PreparedPair(w + 2 &* rb, w + 3 &* rb)
         d01 = halfPair(q, q + rb)
         d23 = halfPair(q + 2 &* rb, q + 3 &* rb)
     }
@@ -442,15 +399,10 @@ private struct SplitBlock {
     /// Adds this block times activation `x` (block `b`) into the accumulators of rows 0-1 and 2-3.
     @inline(__always)
     func accumulate(_ x: RowContext, _ b: Int, _ low: inout SIMD16<Float>, _ high: inout SIMD16<Float>) {
-        let (xe, xo) = activation(x, b)
+        let xb = activation(x, b)
         let dx = x.scales[b]
-        @inline(__always) func products(_ e: SIMD16<Int16>, _ o: SIMD16<Int16>) -> SIMD8<Int32> {
-            unsafeBitCast(mulhi(e, xe) &+ mulhi(o, xo), to: SIMD8<Int32>.self)
-        }
-        low = mulAdd(floats(pairSums(SIMD16(lowHalf: products(e0, o0), highHalf: products(e1, o1)))),
-                     spread(d01 * dx), low)
-        high = mulAdd(floats(pairSums(SIMD16(lowHalf: products(e2, o2), highHalf: products(e3, o3)))),
-                      spread(d23 * dx), high)
+        low = mulAdd(floats(rows01.dots(xb)), spread(d01 * dx), low)
+        high = mulAdd(floats(rows23.dots(xb)), spread(d23 * dx), high)
     }
 }
 

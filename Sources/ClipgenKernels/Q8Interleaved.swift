@@ -155,11 +155,10 @@ private func x8Spread(_ s: SIMD8<Float>, _ k: Int) -> SIMD16<Float> {
 
 /// Adds rows 2k, 2k+1 of one block step (`q`) into pair accumulator `acc`.
 @inline(__always)
-private func x8PairStep(_ q: UnsafeRawPointer, _ k: Int, _ xe: SIMD16<Int16>, _ xo: SIMD16<Int16>,
+private func x8PairStep(_ q: UnsafeRawPointer, _ k: Int, _ x: ActivationBlock,
                         _ s: SIMD8<Float>, _ acc: inout SIMD16<Float>) {
-    let pa = unsafeBitCast(blockProducts(q + (2 * k * 34 + Q8_0.valuesOffset), xe, xo), to: SIMD8<Int32>.self)
-    let pb = unsafeBitCast(blockProducts(q + ((2 * k + 1) * 34 + Q8_0.valuesOffset), xe, xo), to: SIMD8<Int32>.self)
-    acc = mulAdd(floats(pairSums(SIMD16(lowHalf: pa, highHalf: pb))), x8Spread(s, k), acc)
+    let pair = PreparedPair(q + (2 * k * 34 + Q8_0.valuesOffset), q + ((2 * k + 1) * 34 + Q8_0.valuesOffset))
+    acc = mulAdd(floats(pair.dots(x)), x8Spread(s, k), acc)
 }
 
 /// One group (8 rows, 4 pair accumulators); `w` points at the group, results to `y[0 ..< 8]`.
@@ -168,12 +167,12 @@ private func x8Group(_ w: UnsafeRawPointer, _ x: RowContext, _ y: UnsafeMutableP
     var a0 = zero, a1 = zero, a2 = zero, a3 = zero
     var q = w
     for b in 0..<x.blocks {
-        let (xe, xo) = activation(x, b)
+        let xb = activation(x, b)
         let s = x8WeightScales(q) * x.scales[b]
-        x8PairStep(q, 0, xe, xo, s, &a0)
-        x8PairStep(q, 1, xe, xo, s, &a1)
-        x8PairStep(q, 2, xe, xo, s, &a2)
-        x8PairStep(q, 3, xe, xo, s, &a3)
+        x8PairStep(q, 0, xb, s, &a0)
+        x8PairStep(q, 1, xb, s, &a1)
+        x8PairStep(q, 2, xb, s, &a2)
+        x8PairStep(q, 3, xb, s, &a3)
         q += x8StepBytes
     }
     withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 4) { acc in
@@ -189,23 +188,23 @@ private func x8FourGroups(_ w: UnsafeRawPointer, _ gb: Int, _ x: RowContext, _ y
     var a8 = zero, a9 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero, a14 = zero, a15 = zero
     var q = w
     for b in 0..<x.blocks {
-        let (xe, xo) = activation(x, b)
+        let xb = activation(x, b)
         let dx = x.scales[b]
         let s0 = x8WeightScales(q) * dx
-        x8PairStep(q, 0, xe, xo, s0, &a0); x8PairStep(q, 1, xe, xo, s0, &a1)
-        x8PairStep(q, 2, xe, xo, s0, &a2); x8PairStep(q, 3, xe, xo, s0, &a3)
+        x8PairStep(q, 0, xb, s0, &a0); x8PairStep(q, 1, xb, s0, &a1)
+        x8PairStep(q, 2, xb, s0, &a2); x8PairStep(q, 3, xb, s0, &a3)
         let q1 = q + gb
         let s1 = x8WeightScales(q1) * dx
-        x8PairStep(q1, 0, xe, xo, s1, &a4); x8PairStep(q1, 1, xe, xo, s1, &a5)
-        x8PairStep(q1, 2, xe, xo, s1, &a6); x8PairStep(q1, 3, xe, xo, s1, &a7)
+        x8PairStep(q1, 0, xb, s1, &a4); x8PairStep(q1, 1, xb, s1, &a5)
+        x8PairStep(q1, 2, xb, s1, &a6); x8PairStep(q1, 3, xb, s1, &a7)
         let q2 = q1 + gb
         let s2 = x8WeightScales(q2) * dx
-        x8PairStep(q2, 0, xe, xo, s2, &a8); x8PairStep(q2, 1, xe, xo, s2, &a9)
-        x8PairStep(q2, 2, xe, xo, s2, &a10); x8PairStep(q2, 3, xe, xo, s2, &a11)
+        x8PairStep(q2, 0, xb, s2, &a8); x8PairStep(q2, 1, xb, s2, &a9)
+        x8PairStep(q2, 2, xb, s2, &a10); x8PairStep(q2, 3, xb, s2, &a11)
         let q3 = q2 + gb
         let s3 = x8WeightScales(q3) * dx
-        x8PairStep(q3, 0, xe, xo, s3, &a12); x8PairStep(q3, 1, xe, xo, s3, &a13)
-        x8PairStep(q3, 2, xe, xo, s3, &a14); x8PairStep(q3, 3, xe, xo, s3, &a15)
+        x8PairStep(q3, 0, xb, s3, &a12); x8PairStep(q3, 1, xb, s3, &a13)
+        x8PairStep(q3, 2, xb, s3, &a14); x8PairStep(q3, 3, xb, s3, &a15)
         q += x8StepBytes
     }
     withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 16) { acc in
@@ -224,14 +223,14 @@ private func x8GroupBatch2(_ w: UnsafeRawPointer, _ x0: RowContext, _ x1: RowCon
     var q = w
     for b in 0..<x0.blocks {
         let ws = x8WeightScales(q)
-        let (xe, xo) = activation(x0, b)
+        let xb = activation(x0, b)
         let s = ws * x0.scales[b]
-        x8PairStep(q, 0, xe, xo, s, &a0); x8PairStep(q, 1, xe, xo, s, &a1)
-        x8PairStep(q, 2, xe, xo, s, &a2); x8PairStep(q, 3, xe, xo, s, &a3)
-        let (ye, yo) = activation(x1, b)
+        x8PairStep(q, 0, xb, s, &a0); x8PairStep(q, 1, xb, s, &a1)
+        x8PairStep(q, 2, xb, s, &a2); x8PairStep(q, 3, xb, s, &a3)
+        let yb = activation(x1, b)
         let t = ws * x1.scales[b]
-        x8PairStep(q, 0, ye, yo, t, &c0); x8PairStep(q, 1, ye, yo, t, &c1)
-        x8PairStep(q, 2, ye, yo, t, &c2); x8PairStep(q, 3, ye, yo, t, &c3)
+        x8PairStep(q, 0, yb, t, &c0); x8PairStep(q, 1, yb, t, &c1)
+        x8PairStep(q, 2, yb, t, &c2); x8PairStep(q, 3, yb, t, &c3)
         q += x8StepBytes
     }
     withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 8) { acc in

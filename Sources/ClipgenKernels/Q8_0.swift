@@ -96,21 +96,17 @@ public func dequantizeRowQ8_0(_ source: UnsafeRawPointer, count: Int, into desti
 
 // MARK: - Activations
 
-/// Quantises an activation vector to Q8_0 in the split layout the GEMV kernels read.
+/// Quantises an activation vector to Q8_0 in the layout the GEMV kernels read.
 ///
 /// Codes and scales are exactly those of `quantizeRowQ8_0Reference` (so a GEMV equals ggml's dot with
-/// ggml-quantised activations, up to float summation order); only the storage differs. For block `b`:
-///   `values[32 b + i]`      = 256 * q[2 i]      for i in 0..<16 (even positions)
-///   `values[32 b + 16 + i]` = 256 * q[2 i + 1]  for i in 0..<16 (odd positions)
-///   `scales[b]`             = Float(binary16(d)), the scale ggml's dot product uses.
-/// Why: the kernel reads 32 weight bytes as 16 Int16 lanes (even byte low, odd byte high) and takes
-/// `mulhi(w << 8, 256 xe) = we * xe` and `mulhi(w & 0xFF00, 256 xo) = wo * xo` (see Q8GEMV.swift).
-/// 256 * 127 fits an Int16.
+/// ggml-quantised activations, up to float summation order); only the storage differs: each block
+/// takes 64 bytes of `values` in the layout Q8Dot.swift describes (which depends on the build's CPU
+/// features: treat it as opaque), and `scales[b]` is Float(binary16(d)), the scale ggml's dot uses.
 ///
 /// - Parameters:
 ///   - source: `count` finite floats.
 ///   - count: a multiple of 32.
-///   - values: `count` Int16 values, written.
+///   - values: `count` Int16 slots (64 bytes per block), written.
 ///   - scales: `count / 32` floats, written.
 public func quantizeActivationsQ8_0(_ source: UnsafePointer<Float>, count: Int,
                                     values: UnsafeMutablePointer<Int16>, scales: UnsafeMutablePointer<Float>) {
@@ -120,14 +116,10 @@ public func quantizeActivationsQ8_0(_ source: UnsafePointer<Float>, count: Int,
     for block in 0..<(count / Q8_0.blockValues) {
         let (d, q) = quantizeBlock(input + block * Q8_0.blockValues * 4)
         scales[block] = floatFromHalfBits(halfBitsFromFloat(d))
-        // The low 16 bits of each lane are the code (see `quantizeBlock`); shifting the lane left by 8
-        // leaves 256 * code there. The even Int16 halves of the 32-bit lanes are those low halves.
-        let first = unsafeBitCast(q.0 &<< 8, to: SIMD32<Int16>.self).evenHalf   // 256 q[0..<16]
-        let second = unsafeBitCast(q.1 &<< 8, to: SIMD32<Int16>.self).evenHalf  // 256 q[16..<32]
-        output.storeBytes(of: SIMD16(lowHalf: first.evenHalf, highHalf: second.evenHalf),
-                          toByteOffset: block * 64, as: SIMD16<Int16>.self)
-        output.storeBytes(of: SIMD16(lowHalf: first.oddHalf, highHalf: second.oddHalf),
-                          toByteOffset: block * 64 + 32, as: SIMD16<Int16>.self)
+        // The low 8 bits of each lane are the code (see `quantizeBlock`).
+        storeActivationBlock(output + block * 64) { i in
+            Int8(truncatingIfNeeded: i < 16 ? q.0[i] : q.1[i - 16])
+        }
     }
 }
 

@@ -166,7 +166,9 @@ private func trickyBlocks() -> [[Float]] {
         #expect(y[1024..<1056].allSatisfy { $0 == 0 })
     }
 
-    /// The GEMV activation layout holds the reference codes (even then odd positions, times 256) and scales.
+    /// The GEMV activation layout holds the reference codes and scales, in the layout of this build
+    /// (Q8Dot.swift): Int8 codes plus `-128 * sum` per group of four on a VNNI build, even/odd codes
+    /// times 256 otherwise.
     @Test func activationLayoutMatchesReference() {
         var random = SplitMix64(state: 3)
         let x = (0..<256).map { _ in random.float() * 10 } + trickyBlocks().flatMap { $0 }.map { Swift.min(Swift.max($0, -1e6), 1e6) }
@@ -177,10 +179,21 @@ private func trickyBlocks() -> [[Float]] {
         for b in 0..<(n / 32) {
             let d = floatFromHalfBits(UInt16(reference[34 * b]) | UInt16(reference[34 * b + 1]) << 8)
             #expect(scales[b].bitPattern == d.bitPattern, "block \(b)")
-            func code(_ j: Int) -> Int16 { Int16(Int8(bitPattern: reference[34 * b + 2 + j])) }
-            for i in 0..<16 {
-                #expect(values[32 * b + i] == code(2 * i) * 256)
-                #expect(values[32 * b + 16 + i] == code(2 * i + 1) * 256)
+            func code(_ j: Int) -> Int8 { Int8(bitPattern: reference[34 * b + 2 + j]) }
+            values.withUnsafeBytes { raw in
+                let block = raw.baseAddress! + 64 * b
+#if CLIPGEN_VNNI
+                for j in 0..<32 { #expect(block.load(fromByteOffset: j, as: Int8.self) == code(j)) }
+                for l in 0..<8 {
+                    let sum = (0..<4).reduce(Int32(0)) { $0 + Int32(code(4 * l + $1)) }
+                    #expect(block.load(fromByteOffset: 32 + 4 * l, as: Int32.self) == -128 * sum)
+                }
+#else
+                for i in 0..<16 {
+                    #expect(block.load(fromByteOffset: 2 * i, as: Int16.self) == Int16(code(2 * i)) * 256)
+                    #expect(block.load(fromByteOffset: 32 + 2 * i, as: Int16.self) == Int16(code(2 * i + 1)) * 256)
+                }
+#endif
             }
         }
     }

@@ -31,6 +31,9 @@ struct ArmKernelChecks {
         #if CHECK_Q8_0
         q8Checks()
         #endif
+        #if CHECK_Q8DOT
+        q8DotChecks()
+        #endif
         #if CHECK_Q8GEMV
         q8GEMVChecks()
         #endif
