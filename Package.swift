@@ -56,7 +56,7 @@ let kernelSettings: [SwiftSetting] = hostTuned
 let package = Package(
     name: "clipgen",
     products: [
-        .library(name: "Clipgen", targets: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads"]),
+        .library(name: "Clipgen", targets: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads", "ClipgenImage"]),
         .executable(name: "clipgen", targets: ["ClipgenCLI"]),
     ],
     dependencies: [
@@ -69,6 +69,10 @@ let package = Package(
         .target(name: "ClipgenThreads", dependencies: ["ClipgenKernels"], swiftSettings: kernelSettings),
         // Layer 1: the GGUF model file: validated parse, mmap, zero-copy tensor views, writer, memory report.
         .target(name: "ClipgenFile", swiftSettings: kernelSettings),
+        // libpng (apt: libpng-dev), the one system library the runtime links.
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // Layer 4 (output): PNG encoding with text entries, atomic writes.
+        .target(name: "ClipgenImage", dependencies: ["CLibPNG"]),
         // Benchmarks of the layers above (used by `clipgen bench`).
         .target(name: "ClipgenBench", dependencies: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads"],
                 swiftSettings: kernelSettings),
@@ -81,6 +85,7 @@ let package = Package(
                     swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenThreadsTests", dependencies: ["ClipgenThreads", "ClipgenKernels", "ClipgenFile"],
                     swiftSettings: kernelSettings),
+        .testTarget(name: "ClipgenImageTests", dependencies: ["ClipgenImage"]),
         .testTarget(name: "ClipgenFileTests", dependencies: ["ClipgenFile", "ClipgenKernels"],
                     swiftSettings: kernelSettings),
     ],
