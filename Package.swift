@@ -56,7 +56,7 @@ let kernelSettings: [SwiftSetting] = hostTuned
 let package = Package(
     name: "clipgen",
     products: [
-        .library(name: "Clipgen", targets: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads", "ClipgenImage"]),
+        .library(name: "Clipgen", targets: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads", "ClipgenModels", "ClipgenImage"]),
         .executable(name: "clipgen", targets: ["ClipgenCLI"]),
     ],
     dependencies: [
@@ -69,6 +69,9 @@ let package = Package(
         .target(name: "ClipgenThreads", dependencies: ["ClipgenKernels"], swiftSettings: kernelSettings),
         // Layer 1: the GGUF model file: validated parse, mmap, zero-copy tensor views, writer, memory report.
         .target(name: "ClipgenFile", swiftSettings: kernelSettings),
+        // Layer 2: the models (CLIP text/image encoders, the CLIP-GEN transformer, the VQGAN decoder) over a mapped file.
+        .target(name: "ClipgenModels", dependencies: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads"],
+                swiftSettings: kernelSettings),
         // libpng (apt: libpng-dev), the one system library the runtime links.
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // Layer 4 (output): PNG encoding with text entries, atomic writes.
@@ -86,6 +89,8 @@ let package = Package(
         .testTarget(name: "ClipgenThreadsTests", dependencies: ["ClipgenThreads", "ClipgenKernels", "ClipgenFile"],
                     swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenImageTests", dependencies: ["ClipgenImage"]),
+        .testTarget(name: "ClipgenModelsTests", dependencies: ["ClipgenModels", "ClipgenFile", "ClipgenThreads"],
+                    swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenFileTests", dependencies: ["ClipgenFile", "ClipgenKernels"],
                     swiftSettings: kernelSettings),
     ],

@@ -1,0 +1,253 @@
+// Port of the CLIP-GEN transformer (HFAiLab/clip-gen models/gpt.py; the spec is docs/model-gpt.md and
+// converter/clipgen_convert/gpt_ref.py): one prefix token made from the L2-normalised CLIP embedding, then the
+// image tokens in raster order, pre-LN blocks (nn.TransformerEncoderLayer with norm_first), exact GELU, a final
+// LayerNorm and a head with bias. Decoding is KV-cached; several candidates advance together so that each weight
+// read from memory serves all of them.
+
+import ClipgenFile
+import ClipgenKernels
+import ClipgenThreads
+
+/// The transformer's hyper-parameters, read from `clipgen.gpt.*` and validated once.
+public struct GPTConfig: Equatable, Sendable {
+    /// Number of blocks.
+    public var layers: Int
+    /// Model width d.
+    public var dModel: Int
+    /// Attention heads (head width d / heads).
+    public var heads: Int
+    /// MLP hidden width.
+    public var dFF: Int
+    /// Token vocabulary (the VQGAN codebook size).
+    public var vocabSize: Int
+    /// Width of the CLIP embedding the condition is made from.
+    public var condDim: Int
+    /// Rows of the positional embedding (condition + tokens fed back).
+    public var positions: Int
+    /// Token grid, rows x columns, raster order.
+    public var gridHeight: Int, gridWidth: Int
+    /// LayerNorm epsilon.
+    public var normEps: Float
+
+    /// Tokens in one image.
+    public var tokensPerImage: Int { gridHeight * gridWidth }
+    /// Floats per head.
+    public var headDim: Int { dModel / heads }
+
+    /// Reads and checks the configuration of the `gpt` component.
+    public init(_ reader: ComponentReader) throws {
+        layers = try reader.int("layers", in: 1...256)
+        dModel = try reader.int("d_model", in: 32...65536)
+        heads = try reader.int("heads", in: 1...1024)
+        dFF = try reader.int("d_ff", in: 32...(1 << 20))
+        vocabSize = try reader.int("vocab_size", in: 2...(1 << 24))
+        condDim = try reader.int("cond_dim", in: 32...65536)
+        positions = try reader.int("n_positions", in: 2...(1 << 20))
+        let grid = try reader.ints("grid", count: 2, in: 1...4096)
+        (gridHeight, gridWidth) = (grid[0], grid[1])
+        normEps = try reader.float("norm_eps", in: 0...1)
+        let path = reader.file.path
+        guard dModel % heads == 0 else {
+            throw ModelError.invalidMetadata(path: path, key: reader.metadataKey("heads"),
+                                             reason: "\(heads) heads do not divide d_model \(dModel)")
+        }
+        guard gridHeight * gridWidth <= positions else {
+            throw ModelError.invalidMetadata(path: path, key: reader.metadataKey("grid"),
+                                             reason: "\(gridHeight)x\(gridWidth) tokens need more than n_positions \(positions)")
+        }
+        _ = try reader.string("activation", oneOf: ["gelu"])
+        _ = try reader.string("condition_norm", oneOf: ["l2"])
+        guard try reader.bool("norm_first") else {
+            throw ModelError.invalidMetadata(path: path, key: reader.metadataKey("norm_first"),
+                                             reason: "post-LN blocks are not supported (expected true)")
+        }
+    }
+}
+
+/// One pre-LN block: `h = x + attn(norm1(x)); x = h + mlp(norm2(h))`.
+final class GPTBlock {
+    let norm1Weight, norm1Bias: UnsafePointer<Float>        // [d]
+    let qkv: Linear                                         // [3d, d]: q | k | v
+    let out: Linear                                         // [d, d]
+    let norm2Weight, norm2Bias: UnsafePointer<Float>        // [d]
+    let fc: Linear                                          // [dFF, d]
+    let proj: Linear                                        // [d, dFF]
+
+    init(_ r: ComponentReader, _ n: Int, _ c: GPTConfig) throws {
+        let p = "blocks.\(n)."
+        norm1Weight = try r.vector(p + "norm1.weight", count: c.dModel)
+        norm1Bias = try r.vector(p + "norm1.bias", count: c.dModel)
+        qkv = try Linear(r, p + "attn.qkv", in: c.dModel, out: 3 * c.dModel)
+        out = try Linear(r, p + "attn.out", in: c.dModel, out: c.dModel)
+        norm2Weight = try r.vector(p + "norm2.weight", count: c.dModel)
+        norm2Bias = try r.vector(p + "norm2.bias", count: c.dModel)
+        fc = try Linear(r, p + "mlp.fc", in: c.dModel, out: c.dFF)
+        proj = try Linear(r, p + "mlp.proj", in: c.dFF, out: c.dModel)
+    }
+}
+
+/// The CLIP-GEN transformer over a mapped model file.
+public final class GPT {
+    public let config: GPTConfig
+    let tokenEmbedding: Embedding                           // [vocab, d]
+    let positionEmbedding: UnsafePointer<Float>             // [positions, d]
+    let condProj: Linear                                    // [d, condDim]
+    let blocks: [GPTBlock]
+    let normWeight, normBias: UnsafePointer<Float>          // [d]
+    let head: Linear                                        // [vocab, d]
+
+    /// Loads the `gpt` component, checking every tensor's name, type and shape.
+    public init(file: GGUFFile) throws {
+        let r = try ComponentReader(file, component: "gpt")
+        let c = try GPTConfig(r)
+        config = c
+        tokenEmbedding = try Embedding(r, "tok_emb.weight", count: c.vocabSize, width: c.dModel)
+        positionEmbedding = try r.tensor("pos_emb", shape: [c.dModel, c.positions], types: [.f32]).f32.baseAddress!
+        condProj = try Linear(r, "cond_proj", in: c.condDim, out: c.dModel)
+        blocks = try (0..<c.layers).map { try GPTBlock(r, $0, c) }
+        normWeight = try r.vector("norm.weight", count: c.dModel)
+        normBias = try r.vector("norm.bias", count: c.dModel)
+        head = try Linear(r, "head", in: c.dModel, out: c.vocabSize)
+    }
+
+    /// Fresh state (empty KV caches) for `candidates` sequences sampled together.
+    public func makeState(candidates: Int) -> GPTState { GPTState(config: config, candidates: candidates) }
+
+    /// Feeds position 0, the condition, of every candidate and writes the logits of the first token.
+    /// - Parameters:
+    ///   - conditions: `[candidates, condDim]` CLIP embeddings (L2-normalised here).
+    ///   - logits: `[candidates, vocab]`, written.
+    public func start(_ state: GPTState, conditions: UnsafePointer<Float>, logits: UnsafeMutablePointer<Float>,
+                      pool: ThreadPool) {
+        precondition(state.position == 0, "GPT.start: the state has already been started; make a new one")
+        let b = state.candidates, d = config.dModel
+        state.reserve(rows: b)
+        let normalised = UnsafeMutablePointer<Float>.allocate(capacity: b * config.condDim)
+        defer { normalised.deallocate() }
+        for j in 0..<b { l2Normalise(conditions + j * config.condDim, into: normalised + j * config.condDim, count: config.condDim) }
+        condProj(normalised, batch: b, into: state.x, pool: pool)                  // [b, d]
+        for j in 0..<b { addInPlace(state.x + j * d, positionEmbedding, count: d) }
+        run(state, tokens: 1, pool: pool)
+        finalLogits(state, rows: b, into: logits, pool: pool)
+    }
+
+    /// Feeds one token per candidate at the next position and writes the logits of the token after it.
+    /// - Parameters:
+    ///   - tokens: `[candidates]` ids in 0..<vocab.
+    ///   - logits: `[candidates, vocab]`, written.
+    public func step(_ state: GPTState, tokens: UnsafePointer<Int32>, logits: UnsafeMutablePointer<Float>,
+                     pool: ThreadPool) {
+        let b = state.candidates, d = config.dModel, position = state.position
+        precondition(position >= 1 && position < config.positions, "GPT.step: position \(position) out of range")
+        state.reserve(rows: b)
+        for j in 0..<b {
+            let id = Int(tokens[j])
+            precondition(id >= 0 && id < config.vocabSize, "GPT.step: token \(id) outside the vocabulary")
+            tokenEmbedding.copyRow(id, into: state.x + j * d)
+            addInPlace(state.x + j * d, positionEmbedding + position * d, count: d)
+        }
+        run(state, tokens: 1, pool: pool)
+        finalLogits(state, rows: b, into: logits, pool: pool)
+    }
+
+    /// The whole sequence at once (one candidate): condition then `tokens`, logits of every position.
+    /// Decoding with `start` + `step` gives the same bits; this is the prefill path and the test oracle.
+    /// - Returns: `[tokens.count + 1, vocab]`.
+    public func forwardAll(condition: [Float], tokens: [Int32], pool: ThreadPool) -> [Float] {
+        precondition(condition.count == config.condDim && tokens.count + 1 <= config.positions)
+        let state = makeState(candidates: 1)
+        let t = tokens.count + 1, d = config.dModel
+        state.reserve(rows: t)
+        var normalised = [Float](repeating: 0, count: config.condDim)
+        condition.withUnsafeBufferPointer { l2Normalise($0.baseAddress!, into: &normalised, count: config.condDim) }
+        condProj(normalised, batch: 1, into: state.x, pool: pool)
+        for (i, id) in tokens.enumerated() { tokenEmbedding.copyRow(Int(id), into: state.x + (i + 1) * d) }
+        for i in 0..<t { addInPlace(state.x + i * d, positionEmbedding + i * d, count: d) }
+        run(state, tokens: t, pool: pool)
+        var logits = [Float](repeating: 0, count: t * config.vocabSize)
+        logits.withUnsafeMutableBufferPointer { finalLogits(state, rows: t, into: $0.baseAddress!, pool: pool) }
+        return logits
+    }
+
+    /// The blocks over `state.x` = `[candidates * tokens, d]` (candidate-major), appending to the caches.
+    private func run(_ s: GPTState, tokens t: Int, pool: ThreadPool) {
+        let c = config, d = c.dModel, rows = s.candidates * t
+        for (n, block) in blocks.enumerated() {
+            layerNorm(s.x, into: s.h, gamma: block.norm1Weight, beta: block.norm1Bias, columns: d, rows: 0..<rows,
+                      eps: c.normEps)
+            block.qkv(s.h, batch: rows, into: s.qkv, pool: pool)                  // [rows, 3d]
+            for j in 0..<s.candidates {
+                let first = s.qkv + j * t * 3 * d
+                s.caches[j][n].append(keys: first + d, keyStride: 3 * d, values: first + 2 * d, valueStride: 3 * d,
+                                      tokens: t)
+            }
+            pool.parallelFor(s.candidates * c.heads) { task in
+                let j = task / c.heads, head = task % c.heads
+                s.caches[j][n].attend(queries: s.qkv + j * t * 3 * d, queryStride: 3 * d, tokens: t,
+                                      heads: head..<(head + 1), output: s.h + j * t * d, outputStride: d)
+            }
+            block.out(s.h, batch: rows, into: s.scratch, pool: pool)               // [rows, d]
+            addInPlace(s.x, s.scratch, count: rows * d)
+            layerNorm(s.x, into: s.h, gamma: block.norm2Weight, beta: block.norm2Bias, columns: d, rows: 0..<rows,
+                      eps: c.normEps)
+            block.fc(s.h, batch: rows, into: s.ff, pool: pool)                    // [rows, dFF]
+            geluInPlace(s.ff, count: rows * c.dFF)
+            block.proj(s.ff, batch: rows, into: s.scratch, pool: pool)            // [rows, d]
+            addInPlace(s.x, s.scratch, count: rows * d)
+        }
+        s.position += t
+    }
+
+    /// `head(norm(x))` for the first `rows` rows of `state.x`.
+    private func finalLogits(_ s: GPTState, rows: Int, into logits: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        layerNorm(s.x, into: s.h, gamma: normWeight, beta: normBias, columns: config.dModel, rows: 0..<rows,
+                  eps: config.normEps)
+        head(s.h, batch: rows, into: logits, pool: pool)
+    }
+}
+
+/// Decoding state: one KV cache per candidate and layer, the next position, scratch activations.
+public final class GPTState {
+    /// Sequences advancing together.
+    public let candidates: Int
+    /// Positions fed so far (the same for every candidate).
+    public internal(set) var position = 0
+    let config: GPTConfig
+    let caches: [[KVCache]]                                 // [candidates][layers]
+    private(set) var capacity = 0                            // rows the buffers hold
+    private(set) var x, h, qkv, scratch, ff: UnsafeMutablePointer<Float>
+
+    init(config: GPTConfig, candidates: Int) {
+        precondition(candidates >= 1, "at least one candidate")
+        self.config = config
+        self.candidates = candidates
+        let layout = KVCacheLayout(heads: config.heads, capacity: config.positions, headDim: config.headDim)
+        caches = (0..<candidates).map { _ in (0..<config.layers).map { _ in KVCache(layout: layout) } }
+        (x, h, qkv, scratch, ff) = (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1),
+                                    .allocate(capacity: 1), .allocate(capacity: 1))
+    }
+
+    deinit { [x, h, qkv, scratch, ff].forEach { $0.deallocate() } }
+
+    /// Bytes held by the KV caches (the state's memory that grows with candidates and model size).
+    public var cacheBytes: Int { candidates * config.layers * 2 * config.heads * config.positions * config.headDim * 4 }
+
+    /// Makes the activation buffers hold `rows` rows.
+    func reserve(rows: Int) {
+        guard rows > capacity else { return }
+        [x, h, qkv, scratch, ff].forEach { $0.deallocate() }
+        let d = config.dModel
+        (x, h, qkv, scratch, ff) = (.allocate(capacity: rows * d), .allocate(capacity: rows * d),
+                                    .allocate(capacity: rows * 3 * d), .allocate(capacity: rows * d),
+                                    .allocate(capacity: rows * config.dFF))
+        capacity = rows
+    }
+}
+
+/// `y = x / ||x||` (an all-zero x stays zero).
+func l2Normalise(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    var sum: Double = 0
+    for i in 0..<count { sum += Double(x[i]) * Double(x[i]) }
+    let scale = sum > 0 ? Float(1 / sum.squareRoot()) : 0
+    for i in 0..<count { y[i] = x[i] * scale }
+}
