@@ -67,6 +67,20 @@ public func conv2dPackWeights(_ g: Conv2DGeometry, oihw w: UnsafePointer<Float>,
     gemmPackB(k: k, n: n, b: b, ldb: n, into: packed)
 }
 
+/// Packs weights stored [Cout, k, k, Cin] (OHWI: each output channel's row tap by tap, input channels
+/// contiguous, the order a clipgen model file stores convolutions in) into the same B panels:
+/// B[(ky * k + kx) * Cin + ci, co] = w[((co * k + ky) * k + kx) * Cin + ci], i.e. B is the transposed rows.
+public func conv2dPackWeights(_ g: Conv2DGeometry, ohwi w: UnsafePointer<Float>,
+                              into packed: UnsafeMutablePointer<Float>) {
+    let k = g.reduction, n = g.outChannels
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)  // [taps * Cin, Cout]
+    defer { b.deallocate() }
+    for co in 0..<n {
+        for r in 0..<k { b[r * n + co] = w[co * k + r] }
+    }
+    gemmPackB(k: k, n: n, b: b, ldb: n, into: packed)
+}
+
 /// Output rows `rows` of a convolution (the band entry point; threads take disjoint bands).
 ///
 /// - Parameters:

@@ -157,3 +157,23 @@ private struct ConvCase {
         }
     }
 }
+
+/// The model file's OHWI order packs to exactly the panels of the same weights in PyTorch's OIHW order.
+@Test func ohwiPackingEqualsOIHWPacking() {
+    for (k, cin, cout) in [(3, 5, 7), (1, 33, 17), (3, 32, 64)] {
+        let g = Conv2DGeometry(height: 4, width: 4, inChannels: cin, outChannels: cout, kernelSize: k)
+        let oihw = randomFloats(cout * cin * k * k, seed: UInt32(cin * cout))
+        let ohwi = UnsafeMutablePointer<Float>.allocate(capacity: cout * cin * k * k)
+        for co in 0..<cout {
+            for ci in 0..<cin {
+                for t in 0..<(k * k) { ohwi[(co * k * k + t) * cin + ci] = oihw[(co * cin + ci) * k * k + t] }
+            }
+        }
+        let count = conv2dPackedWeightCount(g)
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: count), b = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        conv2dPackWeights(g, oihw: oihw, into: a)
+        conv2dPackWeights(g, ohwi: ohwi, into: b)
+        #expect(bitsEqual(a, b, count), "k \(k) cin \(cin) cout \(cout)")
+        [oihw, ohwi, a, b].forEach { $0.deallocate() }
+    }
+}

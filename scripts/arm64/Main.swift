@@ -22,6 +22,9 @@ struct ArmKernelChecks {
         #if CHECK_NORMS
         normChecks()
         #endif
+        #if CHECK_GROUPNORMHWC
+        groupNormHWCChecks()
+        #endif
         #if CHECK_ATTENTION
         attentionChecks()
         #endif
