@@ -64,35 +64,13 @@ public struct GPTConfig: Equatable, Sendable {
     }
 }
 
-/// One pre-LN block: `h = x + attn(norm1(x)); x = h + mlp(norm2(h))`.
-final class GPTBlock {
-    let norm1Weight, norm1Bias: UnsafePointer<Float>        // [d]
-    let qkv: Linear                                         // [3d, d]: q | k | v
-    let out: Linear                                         // [d, d]
-    let norm2Weight, norm2Bias: UnsafePointer<Float>        // [d]
-    let fc: Linear                                          // [dFF, d]
-    let proj: Linear                                        // [d, dFF]
-
-    init(_ r: ComponentReader, _ n: Int, _ c: GPTConfig) throws {
-        let p = "blocks.\(n)."
-        norm1Weight = try r.vector(p + "norm1.weight", count: c.dModel)
-        norm1Bias = try r.vector(p + "norm1.bias", count: c.dModel)
-        qkv = try Linear(r, p + "attn.qkv", in: c.dModel, out: 3 * c.dModel)
-        out = try Linear(r, p + "attn.out", in: c.dModel, out: c.dModel)
-        norm2Weight = try r.vector(p + "norm2.weight", count: c.dModel)
-        norm2Bias = try r.vector(p + "norm2.bias", count: c.dModel)
-        fc = try Linear(r, p + "mlp.fc", in: c.dModel, out: c.dFF)
-        proj = try Linear(r, p + "mlp.proj", in: c.dFF, out: c.dModel)
-    }
-}
-
 /// The CLIP-GEN transformer over a mapped model file.
 public final class GPT {
     public let config: GPTConfig
     let tokenEmbedding: Embedding                           // [vocab, d]
     let positionEmbedding: UnsafePointer<Float>             // [positions, d]
     let condProj: Linear                                    // [d, condDim]
-    let blocks: [GPTBlock]
+    let blocks: [TransformerBlock]
     let normWeight, normBias: UnsafePointer<Float>          // [d]
     let head: Linear                                        // [vocab, d]
 
@@ -104,7 +82,10 @@ public final class GPT {
         tokenEmbedding = try Embedding(r, "tok_emb.weight", count: c.vocabSize, width: c.dModel)
         positionEmbedding = try r.tensor("pos_emb", shape: [c.dModel, c.positions], types: [.f32]).f32.baseAddress!
         condProj = try Linear(r, "cond_proj", in: c.condDim, out: c.dModel)
-        blocks = try (0..<c.layers).map { try GPTBlock(r, $0, c) }
+        blocks = try (0..<c.layers).map {
+            try TransformerBlock(r, prefix: "blocks.\($0).", norms: ("norm1", "norm2"), width: c.dModel, mlpWidth: c.dFF,
+                                 heads: c.heads, eps: c.normEps, activation: .gelu)
+        }
         normWeight = try r.vector("norm.weight", count: c.dModel)
         normBias = try r.vector("norm.bias", count: c.dModel)
         head = try Linear(r, "head", in: c.dModel, out: c.vocabSize)
@@ -171,29 +152,8 @@ public final class GPT {
 
     /// The blocks over `state.x` = `[candidates * tokens, d]` (candidate-major), appending to the caches.
     private func run(_ s: GPTState, tokens t: Int, pool: ThreadPool) {
-        let c = config, d = c.dModel, rows = s.candidates * t
         for (n, block) in blocks.enumerated() {
-            layerNorm(s.x, into: s.h, gamma: block.norm1Weight, beta: block.norm1Bias, columns: d, rows: 0..<rows,
-                      eps: c.normEps)
-            block.qkv(s.h, batch: rows, into: s.qkv, pool: pool)                  // [rows, 3d]
-            for j in 0..<s.candidates {
-                let first = s.qkv + j * t * 3 * d
-                s.caches[j][n].append(keys: first + d, keyStride: 3 * d, values: first + 2 * d, valueStride: 3 * d,
-                                      tokens: t)
-            }
-            pool.parallelFor(s.candidates * c.heads) { task in
-                let j = task / c.heads, head = task % c.heads
-                s.caches[j][n].attend(queries: s.qkv + j * t * 3 * d, queryStride: 3 * d, tokens: t,
-                                      heads: head..<(head + 1), output: s.h + j * t * d, outputStride: d)
-            }
-            block.out(s.h, batch: rows, into: s.scratch, pool: pool)               // [rows, d]
-            addInPlace(s.x, s.scratch, count: rows * d)
-            layerNorm(s.x, into: s.h, gamma: block.norm2Weight, beta: block.norm2Bias, columns: d, rows: 0..<rows,
-                      eps: c.normEps)
-            block.fc(s.h, batch: rows, into: s.ff, pool: pool)                    // [rows, dFF]
-            geluInPlace(s.ff, count: rows * c.dFF)
-            block.proj(s.ff, batch: rows, into: s.scratch, pool: pool)            // [rows, d]
-            addInPlace(s.x, s.scratch, count: rows * d)
+            block(s.scratch, tokens: t, caches: s.caches.map { $0[n] }, causal: true, pool: pool)
         }
         s.position += t
     }
@@ -214,8 +174,7 @@ public final class GPTState {
     public internal(set) var position = 0
     let config: GPTConfig
     let caches: [[KVCache]]                                 // [candidates][layers]
-    private(set) var capacity = 0                            // rows the buffers hold
-    private(set) var x, h, qkv, scratch, ff: UnsafeMutablePointer<Float>
+    let scratch: BlockScratch
 
     init(config: GPTConfig, candidates: Int) {
         precondition(candidates >= 1, "at least one candidate")
@@ -223,25 +182,17 @@ public final class GPTState {
         self.candidates = candidates
         let layout = KVCacheLayout(heads: config.heads, capacity: config.positions, headDim: config.headDim)
         caches = (0..<candidates).map { _ in (0..<config.layers).map { _ in KVCache(layout: layout) } }
-        (x, h, qkv, scratch, ff) = (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1),
-                                    .allocate(capacity: 1), .allocate(capacity: 1))
+        scratch = BlockScratch(width: config.dModel, mlpWidth: config.dFF)
     }
-
-    deinit { [x, h, qkv, scratch, ff].forEach { $0.deallocate() } }
 
     /// Bytes held by the KV caches (the state's memory that grows with candidates and model size).
     public var cacheBytes: Int { candidates * config.layers * 2 * config.heads * config.positions * config.headDim * 4 }
 
+    var x: UnsafeMutablePointer<Float> { scratch.x }
+    var h: UnsafeMutablePointer<Float> { scratch.h }
+
     /// Makes the activation buffers hold `rows` rows.
-    func reserve(rows: Int) {
-        guard rows > capacity else { return }
-        [x, h, qkv, scratch, ff].forEach { $0.deallocate() }
-        let d = config.dModel
-        (x, h, qkv, scratch, ff) = (.allocate(capacity: rows * d), .allocate(capacity: rows * d),
-                                    .allocate(capacity: rows * 3 * d), .allocate(capacity: rows * d),
-                                    .allocate(capacity: rows * config.dFF))
-        capacity = rows
-    }
+    func reserve(rows: Int) { scratch.reserve(rows: rows) }
 }
 
 /// `y = x / ||x||` (an all-zero x stays zero).
