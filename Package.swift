@@ -56,7 +56,7 @@ let kernelSettings: [SwiftSetting] = hostTuned
 let package = Package(
     name: "clipgen",
     products: [
-        .library(name: "Clipgen", targets: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads", "ClipgenModels", "ClipgenImage"]),
+        .library(name: "Clipgen", targets: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads", "ClipgenModels", "ClipgenImage", "ClipgenPipeline"]),
         .executable(name: "clipgen", targets: ["ClipgenCLI"]),
     ],
     dependencies: [
@@ -71,6 +71,9 @@ let package = Package(
         .target(name: "ClipgenFile", swiftSettings: kernelSettings),
         // Layer 2: the models (CLIP text/image encoders, the CLIP-GEN transformer, the VQGAN decoder) over a mapped file.
         .target(name: "ClipgenModels", dependencies: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads"],
+                swiftSettings: kernelSettings),
+        // Layer 3: the pipeline: prompt -> tokens -> embedding -> sampled token grids -> images, with timings.
+        .target(name: "ClipgenPipeline", dependencies: ["ClipgenModels", "ClipgenFile", "ClipgenThreads", "ClipgenImage"],
                 swiftSettings: kernelSettings),
         // libpng (apt: libpng-dev), the one system library the runtime links.
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
@@ -89,6 +92,7 @@ let package = Package(
         .testTarget(name: "ClipgenThreadsTests", dependencies: ["ClipgenThreads", "ClipgenKernels", "ClipgenFile"],
                     swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenImageTests", dependencies: ["ClipgenImage"]),
+        .testTarget(name: "ClipgenPipelineTests", dependencies: ["ClipgenPipeline"], swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenModelsTests", dependencies: ["ClipgenModels", "ClipgenFile", "ClipgenThreads"],
                     swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenFileTests", dependencies: ["ClipgenFile", "ClipgenKernels"],
