@@ -80,11 +80,12 @@ let package = Package(
         // Layer 4 (output): PNG encoding with text entries, atomic writes.
         .target(name: "ClipgenImage", dependencies: ["CLibPNG"]),
         // Benchmarks of the layers above (used by `clipgen bench`).
-        .target(name: "ClipgenBench", dependencies: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads"],
+        .target(name: "ClipgenBench", dependencies: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads", "ClipgenPipeline"],
                 swiftSettings: kernelSettings),
         .executableTarget(
             name: "ClipgenCLI",
-            dependencies: ["ClipgenBench", "ClipgenFile", "ClipgenKernels", "ClipgenThreads",
+            dependencies: ["ClipgenBench", "ClipgenFile", "ClipgenKernels", "ClipgenThreads", "ClipgenPipeline",
+                           "ClipgenModels", "ClipgenImage",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenKernelsTests", dependencies: ["ClipgenKernels", "ClipgenThreads"],
@@ -92,9 +93,9 @@ let package = Package(
         .testTarget(name: "ClipgenThreadsTests", dependencies: ["ClipgenThreads", "ClipgenKernels", "ClipgenFile"],
                     swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenImageTests", dependencies: ["ClipgenImage"]),
-        .testTarget(name: "ClipgenPipelineTests", dependencies: ["ClipgenPipeline"], swiftSettings: kernelSettings),
+        .testTarget(name: "ClipgenPipelineTests", dependencies: ["ClipgenPipeline", "ClipgenImage"], swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenModelsTests", dependencies: ["ClipgenModels", "ClipgenFile", "ClipgenThreads"],
-                    swiftSettings: kernelSettings),
+                    exclude: ["Goldens"], swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenFileTests", dependencies: ["ClipgenFile", "ClipgenKernels"],
                     swiftSettings: kernelSettings),
     ],

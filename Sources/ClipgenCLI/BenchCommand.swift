@@ -9,7 +9,52 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure clipgen's speed on this machine.",
-        subcommands: [KernelsCommand.self])
+        subcommands: [ModelBenchCommand.self, KernelsCommand.self],
+        defaultSubcommand: ModelBenchCommand.self)
+}
+
+struct ModelBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Time every stage of generation on a model file (the default of `clipgen bench`).",
+        discussion: """
+            Loads the model, then repeats one generation (tokenize, text encode, sample --candidates token grids             together, decode one) and prints the median, min and max of each stage, positions per second, the rate             the transformer's weights stream at, peak RssAnon (runtime memory) and RssFile (mapped weights), and             a machine line.
+            """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "Candidates sampled together.")
+    var candidates = 1
+
+    @Option(help: "Timed runs (the median is reported).")
+    var repeats = 5
+
+    @Option(help: "The prompt generated from.")
+    var prompt = "a red circle on a blue background"
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if candidates < 1 || candidates > 256 { throw ValidationError("--candidates must be in 1...256 (got \(candidates))") }
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1 (got \(repeats))") }
+    }
+
+    func run() throws {
+        let benchmark = ModelBenchmark(modelPath: try model.modelPath(), threads: model.threads, candidates: candidates,
+                                       repeats: repeats, prompt: prompt)
+        let report = try benchmark.run { line in
+            if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+        } else {
+            print(report.table)
+        }
+    }
 }
 
 struct KernelsCommand: ParsableCommand {

@@ -8,7 +8,8 @@ struct ClipgenCommand: ParsableCommand {
         commandName: "clipgen",
         abstract: "CLIP-GEN text-to-image on small Linux machines.",
         version: clipgenVersion,
-        subcommands: [BenchCommand.self])
+        subcommands: [GenerateCommand.self, TokenizeCommand.self, EmbedCommand.self, SampleCommand.self,
+                      DecodeCommand.self, InspectCommand.self, BenchCommand.self])
 }
 
 /// The version written into outputs and printed by `clipgen --version`.

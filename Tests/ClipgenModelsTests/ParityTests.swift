@@ -1,5 +1,5 @@
 // Parity of the Swift models with the float PyTorch reference on converter-made files (tiny random checkpoints in
-// the native layouts, converted to F32 and Q8_0 by clipgen-convert; Fixtures/make_parity_fixture.py). The
+// the native layouts, converted to F32 and Q8_0 by clipgen-convert). The
 // reference forwards are the converter's, which its own tests hold to open_clip, taming and PyTorch's
 // TransformerEncoderLayer. Needs $CLIPGEN_PYTHON with the converter installed (scripts/test sets it); without it
 // the tests are skipped locally and fail under CI.
@@ -32,7 +32,7 @@ private final class ParityFixture: @unchecked Sendable {
 
     init(python: String) throws {
         directory = try ScratchDirectory()
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/make_parity_fixture.py").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
@@ -74,6 +74,14 @@ private func psnr(_ a: [Float], _ b: [Float]) -> Double {
     var squared = 0.0
     for i in a.indices { let d = Double(a[i] - b[i]) * 127.5; squared += d * d }
     return 10 * log10(255 * 255 / (squared / Double(a.count)))
+}
+
+@Test func tokenizerReadFromTheFileMatchesTheConverter() throws {
+    guard let fixture = try ParityFixture.get() else { return }
+    let tokenizer = try CLIPTokenizer(file: try GGUFFile(path: fixture.directory.file("q8_0.gguf")))
+    for (i, prompt) in fixture.reference.prompts.enumerated() {
+        #expect(tokenizer.encode(prompt) == fixture.reference.ids[i], "prompt \"\(prompt)\"")
+    }
 }
 
 @Test(arguments: [("f32", 0.999), ("q8_0", 0.995)])

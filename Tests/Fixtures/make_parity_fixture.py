@@ -4,7 +4,7 @@ clip_ref / gpt_ref / vqgan_ref, which its own tests check against open_clip, tam
 
     python make_parity_fixture.py OUT_DIR      (writes OUT_DIR/{f32,q8_0}.gguf and OUT_DIR/reference.json)
 
-Run by Tests/ClipgenModelsTests/ParityTests.swift through $CLIPGEN_PYTHON; nothing it makes is committed.
+Run by Tests/ClipgenModelsTests/ParityTests.swift and Tests/ClipgenPipelineTests through $CLIPGEN_PYTHON; nothing it makes is committed.
 """
 
 import json
@@ -51,7 +51,7 @@ def main(out: str) -> None:
     image = decoder.decode(codes)  # [3, H, W] in [-1, 1]
 
     reference = {
-        "made_by": "Tests/ClipgenModelsTests/Fixtures/make_parity_fixture.py",
+        "made_by": "Tests/Fixtures/make_parity_fixture.py",
         "prompts": PROMPTS,
         "ids": ids.tolist(),
         "text_embeddings": embeddings.tolist(),

@@ -1,0 +1,116 @@
+// `clipgen bench --model FILE`: every stage of generation timed on a real model file, medians of repeated runs,
+// memory, and the transformer's weight-streaming rate.
+
+import ClipgenFile
+import ClipgenPipeline
+import ClipgenThreads
+import Foundation
+
+/// Figures of one model benchmark run.
+public struct ModelBenchReport: Codable {
+    public var machine: String
+    public var model: String
+    public var threads: Int
+    public var candidates: Int
+    public var repeats: Int
+    /// Open, validate and map the file and build the models (first run of this process).
+    public var loadMilliseconds: Double
+    public var tokenizeMilliseconds: Summary
+    public var encodeMilliseconds: Summary
+    /// One token position for all candidates (each run's sampling time / positions; median over runs).
+    public var perTokenMilliseconds: Summary
+    public var sampleMilliseconds: Summary
+    /// Decoding one candidate's grid.
+    public var decodeMilliseconds: Summary
+    /// The whole request: tokenize, encode, sample all candidates, decode one.
+    public var endToEndMilliseconds: Summary
+    /// Token positions per second (all candidates advance together, so candidates x this tokens per second).
+    public var tokensPerSecond: Double
+    /// Bytes of the transformer's weights (all read once per token position) and the rate they stream at.
+    public var transformerWeightBytes: Int
+    public var transformerGigabytesPerSecond: Double
+    /// Largest RssAnon seen between stages (runtime memory) and RssFile (mapped weights), peak resident (VmHWM).
+    public var peakRssAnonBytes: Int
+    public var rssFileBytes: Int
+    public var peakResidentBytes: Int
+    public var image: [Int]
+
+    /// Human-readable lines.
+    public var table: String {
+        func ms(_ s: Summary) -> String { String(format: "%.2f [%.2f-%.2f] ms", s.median, s.min, s.max) }
+        return """
+            machine: \(machine)
+            model: \(model), \(threads) thread(s), \(candidates) candidate(s), medians of \(repeats) runs
+            load (open, validate, map, build)   \(String(format: "%.1f", loadMilliseconds)) ms
+            tokenize                            \(ms(tokenizeMilliseconds))
+            text encode                         \(ms(encodeMilliseconds))
+            sample, per token position          \(ms(perTokenMilliseconds))  (\(String(format: "%.1f", tokensPerSecond)) positions/s; \
+            transformer weights \(MemoryReport.mebibytes(transformerWeightBytes)) streamed at \(String(format: "%.2f", transformerGigabytesPerSecond)) GB/s)
+            sample, whole grid                  \(ms(sampleMilliseconds))
+            decode one \(image[0])x\(image[1]) image           \(ms(decodeMilliseconds))
+            end to end                          \(ms(endToEndMilliseconds))
+            memory: peak RssAnon \(MemoryReport.mebibytes(peakRssAnonBytes)), RssFile \(MemoryReport.mebibytes(rssFileBytes)), \
+            peak resident \(MemoryReport.mebibytes(peakResidentBytes))
+            """
+    }
+}
+
+public struct ModelBenchmark {
+    public var modelPath: String
+    public var threads: Int?
+    public var candidates: Int
+    public var repeats: Int
+    public var prompt: String
+
+    public init(modelPath: String, threads: Int?, candidates: Int, repeats: Int, prompt: String) {
+        (self.modelPath, self.threads, self.candidates, self.repeats, self.prompt) = (modelPath, threads, candidates, repeats, prompt)
+    }
+
+    public func run(progress: (String) -> Void = { _ in }) throws -> ModelBenchReport {
+        var peakAnon = MemoryReport.current()?.anonymous ?? 0
+        func sampleMemory() { peakAnon = max(peakAnon, MemoryReport.current()?.anonymous ?? 0) }
+        progress("loading \(modelPath) ...")
+        let loadStart = monotonicSeconds()
+        let generator = try Generator(modelPath: modelPath, threads: threads)
+        let load = monotonicSeconds() - loadStart
+        sampleMemory()
+        let request = GenerationRequest(prompt: prompt, seed: 1, candidates: candidates, keep: 1)
+        try generator.validate(request)
+        var tokenize: [Double] = [], encode: [Double] = [], sample: [Double] = [], perToken: [Double] = []
+        var decode: [Double] = [], total: [Double] = []
+        for r in 0..<repeats {
+            progress("run \(r + 1) of \(repeats) ...")
+            let start = monotonicSeconds()
+            let (ids, _) = generator.tokenize(prompt)
+            let t1 = monotonicSeconds()
+            let embedding = generator.textEncoder.encode(ids, pool: generator.pool)
+            let t2 = monotonicSeconds()
+            sampleMemory()
+            let grids = generator.sample(embedding: embedding, candidates: candidates, seed: UInt64(r),
+                                         settings: request.sampler)
+            let t3 = monotonicSeconds()
+            sampleMemory()
+            _ = try generator.decode(grids[0])
+            let t4 = monotonicSeconds()
+            sampleMemory()
+            tokenize.append(t1 - start); encode.append(t2 - t1); sample.append(t3 - t2); decode.append(t4 - t3)
+            perToken.append((t3 - t2) / Double(generator.transformer.config.tokensPerImage))
+            total.append(t4 - start)
+        }
+        let memory = MemoryReport.current()
+        let gptBytes = try GGUFFile(path: modelPath).tensors.filter { $0.name.hasPrefix("gpt.") }.reduce(0) { $0 + $1.byteCount }
+        let perTokenSummary = Summary(perToken.map { $0 * 1000 })
+        let c = generator.decoder.config
+        return ModelBenchReport(
+            machine: CPUInfo.machineLine, model: modelPath, threads: generator.pool.threadCount, candidates: candidates,
+            repeats: repeats, loadMilliseconds: load * 1000,
+            tokenizeMilliseconds: Summary(tokenize.map { $0 * 1000 }), encodeMilliseconds: Summary(encode.map { $0 * 1000 }),
+            perTokenMilliseconds: perTokenSummary, sampleMilliseconds: Summary(sample.map { $0 * 1000 }),
+            decodeMilliseconds: Summary(decode.map { $0 * 1000 }), endToEndMilliseconds: Summary(total.map { $0 * 1000 }),
+            tokensPerSecond: 1000 / perTokenSummary.median,
+            transformerWeightBytes: gptBytes,
+            transformerGigabytesPerSecond: Double(gptBytes) / (perTokenSummary.median / 1000) / 1e9,
+            peakRssAnonBytes: peakAnon, rssFileBytes: memory?.file ?? 0, peakResidentBytes: memory?.peak ?? 0,
+            image: [c.imageWidth, c.imageHeight])
+    }
+}

@@ -1,0 +1,87 @@
+// Options shared by the commands that run a model: which file, how many threads, the sampler.
+
+import ArgumentParser
+import ClipgenPipeline
+import Foundation
+
+/// `--model` and `--threads`, and finding the bundled default model.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Model file made by clipgen-convert (default: the bundled models/clipgen-default.gguf).")
+    var model: String?
+
+    @Option(help: "Threads (default: usable physical cores).")
+    var threads: Int?
+
+    func validate() throws { _ = try validatedThreads(threads) }
+
+    /// The model file to use: --model, else $CLIPGEN_MODEL, else the bundled default next to the working
+    /// directory or above the executable (as in a source checkout's .build/release).
+    func modelPath() throws -> String {
+        if let model { return model }
+        if let path = ProcessInfo.processInfo.environment["CLIPGEN_MODEL"], !path.isEmpty { return path }
+        let relative = "models/clipgen-default.gguf"
+        var candidates = [FileManager.default.currentDirectoryPath + "/" + relative]
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(directory.appendingPathComponent(relative).path)
+            directory.deleteLastPathComponent()
+        }
+        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
+        throw ValidationError("""
+            no model given and no bundled default model found (\(relative)): this checkout does not ship one yet. \
+            Pass --model FILE, e.g. a random tiny model: clipgen-convert synth --preset tiny --out synth && \
+            clipgen-convert convert --clip synth/clip.pt --vqgan synth/vqgan.ckpt --transformer synth/gpt.pt --out tiny.gguf
+            """)
+    }
+
+    func generator() throws -> Generator { try Generator(modelPath: modelPath(), threads: threads) }
+}
+
+/// `--seed`, `--top-k`, `--top-p`, `--temperature`.
+struct SamplerOptions: ParsableArguments {
+    @Option(help: "Seed of the token sampler (same seed, prompt, settings and model: same image).")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("top-k"), help: "Sample among the k most likely tokens (1 = greedy, 0 = no limit).")
+    var topK = SamplerSettings().topK
+
+    @Option(name: .customLong("top-p"), help: "Sample among the most likely tokens holding this much probability (0, 1].")
+    var topP = SamplerSettings().topP
+
+    @Option(help: "Divide the logits by this before sampling (> 0; lower is more conservative).")
+    var temperature = SamplerSettings().temperature
+
+    var settings: SamplerSettings { SamplerSettings(topK: topK, topP: topP, temperature: temperature) }
+
+    func validate() throws {
+        if let problem = settings.problem { throw ValidationError(problem) }
+    }
+}
+
+/// Rejects command-line arguments that are not valid UTF-8 (Swift would silently replace the bad bytes).
+func requireUTF8Arguments() throws {
+    for i in 1..<Int(CommandLine.argc) {
+        guard let raw = CommandLine.unsafeArgv[i] else { continue }
+        if String(validatingCString: raw) == nil {
+            throw ValidationError("argument \(i) is not valid UTF-8 text")
+        }
+    }
+}
+
+/// Writes a JSON object to stdout, keys sorted.
+func printJSON(_ object: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+/// A one-line progress bar on stderr, only when stderr is a terminal.
+struct ProgressBar {
+    let enabled = isatty(STDERR_FILENO) == 1
+    func update(_ label: String, _ fraction: Double) {
+        guard enabled else { return }
+        let width = 30, filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(label.padding(toLength: 8, withPad: " ", startingAt: 0)) [\(bar)] \(Int(fraction * 100))%".utf8))
+        if fraction >= 1 { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
