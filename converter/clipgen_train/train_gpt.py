@@ -1,0 +1,135 @@
+"""Stage c: the CLIP-GEN transformer, trained language-free on (CLIP image embedding, VQGAN tokens) pairs.
+
+Each batch is drawn from an image-only source and encoded by the frozen CLIP image tower and the frozen VQGAN
+encoder (data.EmbeddingTokenPairs): no caption exists anywhere on this path, and this module does not import the
+caption grammar (a test checks both). The model is clipgen_convert.gpt_model.ClipGenGPT, saved in HFAiLab's layout.
+
+Losses (CLIP-GEN, arXiv 2203.00386):
+- token cross-entropy of p(tokens | c), teacher-forced over the raster-ordered grid;
+- optionally (`consistency_weight` > 0) the embedding-consistency loss: the predicted tokens are decoded by the
+  frozen VQGAN through a straight-through softmax (forward: one_hot(argmax); backward: the softmax), re-embedded by
+  the frozen CLIP image tower, and pulled towards c by 1 - cosine.
+The condition may be perturbed (`cond_noise` = sigma > 0): c' = normalise(c + sigma * e), e ~ N(0, I / E), so the
+noise has norm about sigma against the unit embedding. At inference the condition is a *text* embedding, which
+sits apart from image embeddings in CLIP's space; training on a neighbourhood of each image embedding is a cheap
+way to make the transformer tolerate that gap.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from clipgen_convert.gpt_model import ClipGenGPT
+from clipgen_train import clip_model, train_vqgan
+from clipgen_train.clip_model import save_atomic
+from clipgen_train.data import EmbeddingTokenPairs, image_source, rank_indices
+
+CHECKPOINT = "gpt.pt"
+
+#: ClipGenGPT sizes by preset (vocab, grid and cond_dim come from the VQGAN and the CLIP).
+PRESETS = {
+    "tiny": dict(layers=1, d_model=64, heads=1, dropout=0.0),
+    "small": dict(layers=6, d_model=256, heads=4, dropout=0.1),  # head width 64 like HFAiLab's presets
+}
+
+
+def build(config: dict, vocab_size: int, grid: list[int], cond_dim: int, seed: int) -> ClipGenGPT:
+    """A seeded ClipGenGPT with GPT-2's initialisation (N(0, 0.02) weights, zero biases)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = ClipGenGPT(vocab_size, config["layers"], config["d_model"], config["heads"], grid, cond_dim,
+                           config["dropout"])
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+                if getattr(module, "bias", None) is not None:
+                    nn.init.zeros_(module.bias)
+        for block in model.blocks:  # nn.MultiheadAttention keeps its qkv as bare parameters
+            nn.init.normal_(block.encoder.self_attn.in_proj_weight, std=0.02)
+            nn.init.zeros_(block.encoder.self_attn.in_proj_bias)
+        nn.init.normal_(model.pos_emb, std=0.02)
+    return model
+
+
+def perturb(cond: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
+    """cond [N, E] unit rows -> normalise(cond + sigma * N(0, I / E)) [N, E]."""
+    noise = torch.randn(cond.shape, generator=generator).to(cond.device) / cond.shape[1] ** 0.5  # [N, E]
+    return F.normalize(cond + sigma * noise, dim=-1)
+
+
+class GPTStage:
+    """What loop.run needs to train the transformer; the CLIP and the VQGAN stay frozen."""
+
+    name = "gpt"
+
+    def __init__(self, config: dict, clip_path: str, vqgan_path: str, seed: int, batch: int, d, *,
+                 clip_activation: str | None = None, images_dir: str | None = None, cond_noise: float = 0.0,
+                 consistency_weight: float = 0.0):
+        from clipgen_convert.provenance import sha256_file
+
+        clip, _ = clip_model.load(clip_path, clip_activation)
+        vq, hparams = train_vqgan.load(vqgan_path)
+        self.clip, self.vq = (m.to(d.device).eval().requires_grad_(False) for m in (clip, vq))
+        dd = hparams["ddconfig"]
+        grid = [dd["resolution"] // 2 ** (len(dd["ch_mult"]) - 1)] * 2
+        cond_dim = int(clip.text_projection.shape[1])
+        self.config = {**config, "clip_sha256": sha256_file(clip_path), "vqgan_sha256": sha256_file(vqgan_path),
+                       "images": images_dir, "cond_noise": cond_noise, "consistency_weight": consistency_weight}
+        self.model = build(config, hparams["n_embed"], grid, cond_dim, seed)
+        self.seed, self.batch_size, self.rank = seed, batch, d.rank
+        self.cond_noise, self.consistency_weight = cond_noise, consistency_weight
+        self.clip_size = clip_model.image_size(clip)
+        self.pairs = EmbeddingTokenPairs(image_source(images_dir, seed, dd["resolution"]), self.embed, self.vq.tokens)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """images [N, 3, S, S] in [0, 1] -> CLIP image embeddings [N, E] (not normalised)."""
+        return self.clip.encode_image(clip_model.pixels(images, self.clip_size))
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def batch(self, step: int, d) -> dict:
+        return self.pairs.batch(rank_indices(step, self.batch_size, d.rank, d.world), d.device)
+
+    def losses(self, model, batch: dict, step: int) -> dict:
+        cond, tokens = batch["cond"], batch["tokens"]  # [N, E] unit rows, [N, L] with L = h * w
+        if self.cond_noise > 0:
+            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 4099 + self.rank)
+            cond = perturb(cond, self.cond_noise, gen)
+        logits = model(tokens[:, :-1], cond)  # [N, L, vocab]: row i predicts token i
+        ce = F.cross_entropy(logits.flatten(0, 1), tokens.flatten())
+        out = {"ce": ce, "token_top1": (logits.argmax(-1) == tokens).float().mean()}
+        loss = ce
+        if self.consistency_weight > 0:
+            out["consistency"] = self.consistency(logits, batch["cond"])
+            loss = loss + self.consistency_weight * out["consistency"]
+        return {"loss": loss, **out}
+
+    def consistency(self, logits: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """1 - cos(CLIP image embedding of the decoded prediction, cond), through a straight-through softmax."""
+        soft = logits.softmax(-1)  # [N, L, vocab]
+        hard = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)  # [N, L, vocab]
+        st = soft + (hard - soft).detach()  # [N, L, vocab]: forward one-hot, backward softmax
+        z = st @ self.vq.quantize.embedding.weight  # [N, L, embed_dim]
+        h, w = self.model.grid
+        z = z.view(len(z), h, w, -1).permute(0, 3, 1, 2)  # [N, embed_dim, h, w]
+        images = (self.vq.decoder(self.vq.post_quant_conv(z)).clamp(-1, 1) + 1) / 2  # [N, 3, S, S] in [0, 1]
+        e = F.normalize(self.embed(images), dim=-1)  # [N, E]
+        return (1 - (e * cond).sum(-1)).mean()
+
+    def after_step(self, step: int, d) -> None:
+        pass
+
+    def state(self) -> dict:
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        pass
+
+    def export(self, out_dir: str) -> str:
+        """OUT/gpt.pt in HFAiLab's layout plus ClipGenGPT's config."""
+        path = f"{out_dir}/{CHECKPOINT}"
+        save_atomic(self.model.checkpoint(), path)
+        return path

@@ -1,0 +1,139 @@
+"""Stage b: the VQGAN, trained on images only (procedural scenes or --images DIR).
+
+Port of taming-transformers' VQModel training step without its LPIPS/discriminator loss (both need downloaded VGG
+weights): reconstruction (L1 + L2) plus the VectorQuantizer's codebook and commitment terms (beta 0.25). The model is
+clipgen_convert.synth_vqgan.TamingVQModelParts, i.e. taming's own Encoder / Decoder / VectorQuantizer under
+VQModel's attribute names, and it is saved in taming's Lightning layout {'state_dict', 'hyper_parameters'} (the
+layout synth_vqgan writes), so the converter reads it as it reads a user's taming checkpoint.
+
+Dead codes are the usual failure of a small VQ codebook: codes that no encoder output picks for `restart_every`
+steps are re-seeded from encoder outputs of the current global batch (all ranks gathered, seeded by the step, so
+the result does not depend on the number of processes). Step 0 re-seeds every code: taming's U(+-1/n) init lies far
+from the encoder's outputs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from clipgen_convert.synth_vqgan import TamingVQModelParts
+from clipgen_train.clip_model import save_atomic
+from clipgen_train.data import TrainingDataError, image_source, rank_indices
+
+CHECKPOINT = "vqgan.ckpt"
+BETA = 0.25  # taming's commitment weight
+
+#: VQModel constructor arguments (taming configs: ddconfig + n_embed / embed_dim), by preset.
+PRESETS = {
+    # tests: 32x32 images -> 8x8 tokens
+    "tiny": dict(n_embed=64, embed_dim=32, ddconfig=dict(
+        double_z=False, z_channels=32, resolution=32, in_channels=3, out_ch=3, ch=32, ch_mult=[1, 1, 2],
+        num_res_blocks=1, attn_resolutions=[], dropout=0.0)),
+    # the bundled model: f8, 64x64 images -> 8x8 tokens, attention at 8x8 like taming's f16 models at 16x16
+    "small": dict(n_embed=512, embed_dim=64, ddconfig=dict(
+        double_z=False, z_channels=64, resolution=64, in_channels=3, out_ch=3, ch=64, ch_mult=[1, 1, 2, 2],
+        num_res_blocks=1, attn_resolutions=[8], dropout=0.0)),
+}
+
+
+class TrainableVQGAN(TamingVQModelParts):
+    """VQModel's parts with VQModel.forward: same state_dict keys; a forward DDP can wrap."""
+
+    def forward(self, x: torch.Tensor):
+        """x [N, 3, H, W] in [-1, 1] -> (reconstruction [N, 3, H, W], codebook loss, codes [N*h*w], z [N, e, h, w])."""
+        z = self.quant_conv(self.encoder(x))  # [N, embed_dim, h, w]
+        zq, qloss, (_, _, codes) = self.quantize(z)  # zq [N, embed_dim, h, w], codes [N*h*w, 1]
+        return self.decoder(self.post_quant_conv(zq)), qloss, codes[:, 0], z
+
+    @torch.no_grad()
+    def tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """images [N, 3, H, W] in [0, 1] -> codes [N, h, w]."""
+        z = self.quant_conv(self.encoder(images * 2 - 1))  # [N, embed_dim, h, w]
+        _, _, (_, _, codes) = self.quantize(z)  # [N*h*w, 1]
+        return codes.view(z.shape[0], z.shape[2], z.shape[3])
+
+
+def build(hparams: dict, seed: int) -> TrainableVQGAN:
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return TrainableVQGAN(hparams["ddconfig"], hparams["n_embed"], hparams["embed_dim"])
+
+
+def load(path: str) -> tuple[TrainableVQGAN, dict]:
+    """A taming Lightning checkpoint with hyper_parameters (as this stage and `clipgen-convert synth` write it)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+        raise TrainingDataError(f"--vqgan {path}: cannot read the checkpoint ({type(e).__name__}: {e})") from None
+    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if not isinstance(hp, dict) or "ddconfig" not in hp or "state_dict" not in ckpt:
+        raise TrainingDataError(f"--vqgan {path}: expected a taming Lightning checkpoint with 'state_dict' and "
+                                "'hyper_parameters': {'ddconfig', 'n_embed', 'embed_dim'}")
+    sd = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith("loss.")}
+    n_embed, embed_dim = sd["quantize.embedding.weight"].shape
+    hparams = dict(n_embed=int(n_embed), embed_dim=int(embed_dim), ddconfig=dict(hp["ddconfig"]))
+    model = TrainableVQGAN(hparams["ddconfig"], hparams["n_embed"], hparams["embed_dim"])
+    model.load_state_dict(sd)
+    return model.eval(), hparams
+
+
+class VQGANStage:
+    """What loop.run needs to train the VQGAN."""
+
+    name = "vqgan"
+
+    def __init__(self, hparams: dict, seed: int, batch: int, images_dir: str | None, restart_every: int = 50):
+        self.hparams, self.seed, self.batch_size, self.restart_every = hparams, seed, batch, restart_every
+        self.config = {**hparams, "images": images_dir, "restart_every": restart_every}
+        self.model = build(hparams, seed)
+        self.images = image_source(images_dir, seed, hparams["ddconfig"]["resolution"])
+        self.usage = torch.zeros(hparams["n_embed"], dtype=torch.long)  # picks per code since the last restart
+        self._z: torch.Tensor | None = None
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def batch(self, step: int, d) -> dict:
+        images = self.images.batch(rank_indices(step, self.batch_size, d.rank, d.world))["image"]
+        return {"image": images.to(d.device)}  # [N, 3, S, S] in [0, 1]
+
+    def losses(self, model, batch: dict, step: int) -> dict:
+        x = batch["image"] * 2 - 1  # [N, 3, S, S] in [-1, 1]
+        xrec, qloss, codes, z = model(x)
+        self._z = z.detach()
+        self.usage += torch.bincount(codes.detach().cpu(), minlength=self.usage.numel())
+        l1, l2 = F.l1_loss(xrec, x), F.mse_loss(xrec, x)
+        return {"loss": l1 + l2 + qloss, "l1": l1, "l2": l2, "codebook": qloss}
+
+    @torch.no_grad()
+    def after_step(self, step: int, d) -> None:
+        if self.restart_every <= 0 or (step % self.restart_every and step != 0):
+            return
+        z = self._z.permute(0, 2, 3, 1).reshape(-1, self._z.shape[1])  # [n*h*w, embed_dim] this rank's outputs
+        usage = self.usage.to(d.device)
+        if d.world > 1:
+            parts = [torch.empty_like(z) for _ in range(d.world)]
+            dist.all_gather(parts, z)
+            z = torch.cat(parts)  # [world*n*h*w, embed_dim] in rank order: the single-process batch
+            dist.all_reduce(usage)
+        dead = (usage == 0).nonzero()[:, 0] if step else torch.arange(usage.numel(), device=z.device)
+        if len(dead):
+            gen = torch.Generator().manual_seed(self.seed * 100_003 + step)
+            pick = torch.randint(len(z), (len(dead),), generator=gen).to(z.device)  # [dead]
+            noise = 0.01 * torch.randn(len(dead), z.shape[1], generator=gen).to(z.device)  # [dead, embed_dim]
+            self.model.quantize.embedding.weight[dead] = z[pick] + noise * z.std()
+        self.usage.zero_()
+
+    def state(self) -> dict:
+        return {"usage": self.usage.clone()}
+
+    def load_state(self, state: dict) -> None:
+        self.usage = state["usage"].cpu().clone()
+
+    def export(self, out_dir: str) -> str:
+        """OUT/vqgan.ckpt in taming's Lightning layout (as synth_vqgan.write), encoder included."""
+        path = f"{out_dir}/{CHECKPOINT}"
+        save_atomic({"state_dict": self.model.state_dict(), "hyper_parameters": self.hparams}, path)
+        return path

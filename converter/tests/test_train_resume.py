@@ -1,0 +1,84 @@
+"""Resumable stages: stopping (cleanly or by SIGKILL) and rerunning the same command logs the same losses as an
+uninterrupted run, and a resumed run with other settings is refused."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the training recipe needs PyTorch")
+
+from clipgen_train import train_gpt  # noqa: E402
+from train_fixtures import losses, train, train_subprocess  # noqa: E402
+
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory) -> dict[str, Path]:
+    """A tiny CLIP and VQGAN for the transformer stage (one step each)."""
+    out = tmp_path_factory.mktemp("upstream")
+    assert train("clip", "--out", out / "clip", "--steps", 1, "--batch", 2) == 0
+    assert train("vqgan", "--out", out / "vqgan", "--steps", 1, "--batch", 2) == 0
+    return {"clip": out / "clip" / "clip.pt", "vqgan": out / "vqgan" / "vqgan.ckpt"}
+
+
+def _stage_args(stage: str, upstream: dict[str, Path]) -> list:
+    common = ["--steps", STEPS, "--batch", 2, "--save-every", 2, "--warmup", 2]
+    if stage == "gpt":  # noise and dropout both draw random numbers: their state must survive the restart
+        return common + ["--clip", upstream["clip"], "--vqgan", upstream["vqgan"], "--cond-noise", 0.3]
+    return common
+
+
+@pytest.mark.parametrize("stage", ["clip", "vqgan", "gpt"])
+def test_stop_and_resume_equals_an_uninterrupted_run(stage, upstream, tmp_path, monkeypatch):
+    monkeypatch.setitem(train_gpt.PRESETS, "tiny", {**train_gpt.PRESETS["tiny"], "dropout": 0.2})
+    args = _stage_args(stage, upstream)
+    assert train(stage, "--out", tmp_path / "whole", *args) == 0
+    assert train(stage, "--out", tmp_path / "split", *args, "--stop-at", 1) == 0
+    assert [r["step"] for r in losses(tmp_path / "split")] == [1]
+    assert train(stage, "--out", tmp_path / "split", *args) == 0
+    whole, split = losses(tmp_path / "whole"), losses(tmp_path / "split")
+    assert [r["step"] for r in whole] == list(range(1, STEPS + 1))
+    assert split == whole
+    a = torch.load(tmp_path / "whole" / "train_state.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "split" / "train_state.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_after_sigkill_drops_the_unsaved_steps_and_matches(tmp_path):
+    """A real kill between two saves: the log lines past the last save are dropped and recomputed identically."""
+    args = ["vqgan", "--steps", 30, "--batch", 2, "--save-every", 5, "--warmup", 2]
+    whole = train_subprocess(*args, "--out", tmp_path / "whole")
+    assert whole.wait(timeout=120) == 0, whole.stdout.read()
+    killed = train_subprocess(*args, "--out", tmp_path / "killed")
+    log = tmp_path / "killed" / "losses.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and killed.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) >= 12:
+            break
+        time.sleep(0.02)
+    assert killed.poll() is None, "the run ended before it could be killed; raise --steps"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    saved = torch.load(tmp_path / "killed" / "train_state.pt", weights_only=False)["step"]
+    assert 10 <= saved < 30
+    resumed = train_subprocess(*args, "--out", tmp_path / "killed")
+    assert resumed.wait(timeout=120) == 0, resumed.stdout.read()
+    assert losses(tmp_path / "killed") == losses(tmp_path / "whole")
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path, capsys):
+    out = tmp_path / "v"
+    assert train("vqgan", "--out", out, "--steps", 2, "--batch", 2, "--stop-at", 1) == 0
+    assert train("vqgan", "--out", out, "--steps", 2, "--batch", 3) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume: options 'batch' was 2, now 3" in err and "train_state.pt" in err
+    assert train("clip", "--out", out, "--steps", 2, "--batch", 2) == 2
+    assert "state of the 'vqgan' stage" in capsys.readouterr().err
+    lines = (out / "losses.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1]  # refused runs leave the log alone

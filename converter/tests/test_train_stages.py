@@ -1,0 +1,106 @@
+"""Every stage writes a checkpoint the converter reads as a user's file (layout detected from key names, image tower
+included), `clipgen-train all` ends in one model file that verifies, and user errors are one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the training recipe needs PyTorch")
+
+from clipgen_convert.checks import check_compatible  # noqa: E402
+from clipgen_convert.cli import main as convert_main  # noqa: E402
+from clipgen_convert.clip import OPENAI_MARKERS  # noqa: E402
+from clipgen_convert.component import ConversionError  # noqa: E402
+from clipgen_convert.loading import load_component  # noqa: E402
+from train_fixtures import losses, train  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("recipe")
+    assert train("all", "--out", out, "--steps", 3, "--batch", 4, "--cond-noise", 0.2,
+                 "--consistency-weight", 0.5) == 0
+    return out
+
+
+def test_all_writes_each_stage_in_its_native_layout(recipe):
+    clip = torch.load(recipe / "clip" / "clip.pt", weights_only=True)
+    assert all(k in clip for k in OPENAI_MARKERS) and "visual.proj" in clip  # OpenAI state dict, image tower
+    vqgan = torch.load(recipe / "vqgan" / "vqgan.ckpt", weights_only=False)
+    assert set(vqgan) == {"state_dict", "hyper_parameters"}
+    assert vqgan["hyper_parameters"]["ddconfig"]["resolution"] == 32
+    assert "encoder.conv_in.weight" in vqgan["state_dict"] and "quantize.embedding.weight" in vqgan["state_dict"]
+    gpt = torch.load(recipe / "gpt" / "gpt.pt", weights_only=False)
+    assert "tok_emb.weight" in gpt["model"] and gpt["config"]["grid"] == [8, 8]
+    for stage, keys in (("clip", {"loss", "image_to_text_top1", "logit_scale"}),
+                        ("vqgan", {"loss", "l1", "l2", "codebook"}),
+                        ("gpt", {"loss", "ce", "token_top1", "consistency"})):
+        rows = losses(recipe / stage)
+        assert [r["step"] for r in rows] == [1, 2, 3]
+        assert set(rows[0]) == keys | {"step", "lr"}
+
+
+def test_the_converter_loaders_accept_every_stage(recipe):
+    clip = load_component("clip", str(recipe / "clip" / "clip.pt"))
+    assert clip.meta["layout"] == "openai" and clip.meta["has_vision"] is True
+    assert clip.meta["text.activation"] == "quick_gelu" and clip.meta["vision.image_size"] == 32
+    vqgan = load_component("vqgan", str(recipe / "vqgan" / "vqgan.ckpt"))
+    gpt = load_component("gpt", str(recipe / "gpt" / "gpt.pt"))
+    assert vqgan.meta["grid"] == gpt.meta["grid"] == [8, 8]
+    assert gpt.meta["vocab_size"] == vqgan.meta["n_embed"] == 64
+    assert gpt.meta["cond_dim"] == clip.meta["embed_dim"] == 64
+    check_compatible({"clip": clip, "vqgan": vqgan, "gpt": gpt})
+
+
+def test_the_model_file_verifies_against_the_trained_checkpoints(recipe, capsys):
+    model = recipe / "model.gguf"
+    assert model.is_file()
+    code = convert_main(["verify", str(model), "--from", str(recipe / "clip" / "clip.pt"),
+                         str(recipe / "vqgan" / "vqgan.ckpt"), str(recipe / "gpt" / "gpt.pt")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "image_cosine" in out  # the image tower made it into the file
+
+
+def test_a_gelu_clip_is_written_as_open_clip_and_converts_with_the_activation(tmp_path):
+    out = tmp_path / "clip"
+    assert train("clip", "--out", out, "--steps", 1, "--batch", 2, "--gelu") == 0
+    sd = torch.load(out / "clip.pt", weights_only=True)
+    assert not any(k in sd for k in OPENAI_MARKERS)
+    with pytest.raises(ConversionError, match="--clip-activation"):
+        load_component("clip", str(out / "clip.pt"))
+    clip = load_component("clip", str(out / "clip.pt"), {"activation": "gelu"})
+    assert clip.meta["layout"] == "open_clip" and clip.meta["text.activation"] == "gelu"
+
+
+def test_gpt_trains_on_a_real_openai_layout_clip(tmp_path, recipe):
+    """`--clip CKPT`: an OpenAI state dict made by open_clip (clipgen-convert synth) instead of the trained CLIP."""
+    assert convert_main(["synth", "--preset", "tiny", "--out", str(tmp_path / "synth")]) == 0
+    out = tmp_path / "gpt"
+    assert train("gpt", "--out", out, "--steps", 2, "--batch", 2, "--clip", tmp_path / "synth" / "clip.pt",
+                 "--vqgan", recipe / "vqgan" / "vqgan.ckpt") == 0
+    assert load_component("gpt", str(out / "gpt.pt")).meta["cond_dim"] == 64
+
+
+def test_vqgan_reconstruction_improves(tmp_path):
+    out = tmp_path / "vqgan"
+    assert train("vqgan", "--out", out, "--steps", 20, "--batch", 8, "--lr", "1e-3", "--warmup", 2) == 0
+    rows = losses(out)
+    first, last = (sum(r["l1"] for r in part) / len(part) for part in (rows[:4], rows[-4:]))
+    assert last < 0.9 * first, (first, last)  # measured: 0.759 -> 0.655
+
+
+def test_user_errors_are_one_line(tmp_path, capsys):
+    assert train("gpt", "--out", tmp_path / "g", "--vqgan", tmp_path / "v.ckpt") == 2
+    assert capsys.readouterr().err.strip() == "clipgen-train: error: the gpt stage needs --clip CKPT"
+    assert train("gpt", "--out", tmp_path / "g", "--clip", tmp_path / "missing.pt", "--vqgan", "x") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("clipgen-train: error: --clip") and "missing.pt" in err and "\n" not in err
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert train("gpt", "--out", tmp_path / "g", "--clip", bad, "--vqgan", bad) == 2
+    assert "cannot read the checkpoint" in capsys.readouterr().err
+    assert train("vqgan", "--out", tmp_path / "v", "--steps", 1, "--batch", 1, "--images", tmp_path / "nope") == 2
+    assert "--images" in capsys.readouterr().err
