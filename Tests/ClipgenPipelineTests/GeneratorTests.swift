@@ -51,68 +51,91 @@ private func fixtureDirectory() throws -> String? {
     return try fixture.get()
 }
 
-@Test func sameSeedGivesIdenticalPNGsAtAnyThreadCount() throws {
-    guard let directory = try fixtureDirectory() else { return }
-    let request = GenerationRequest(prompt: "a green triangle above a yellow circle", seed: 1234, candidates: 3, keep: 3)
-    var encoded: [[[UInt8]]] = []
-    for threads in [1, 2, 3] {
-        let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: threads)
-        let result = try generator.generate(request)
-        encoded.append(try result.images.map {
-            try PNG.encode($0.image, text: generator.pngText(for: $0, request: request, version: "test"))
-        })
+/// Serialized: the README test changes the working directory, which the others must not see mid-run.
+@Suite(.serialized) struct GeneratorTests {
+    @Test func sameSeedGivesIdenticalPNGsAtAnyThreadCount() throws {
+        guard let directory = try fixtureDirectory() else { return }
+        let request = GenerationRequest(prompt: "a green triangle above a yellow circle", seed: 1234, candidates: 3, keep: 3)
+        var encoded: [[[UInt8]]] = []
+        for threads in [1, 2, 3] {
+            let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: threads)
+            let result = try generator.generate(request)
+            encoded.append(try result.images.map {
+                try PNG.encode($0.image, text: generator.pngText(for: $0, request: request, version: "test"))
+            })
+        }
+        #expect(encoded[0] == encoded[1] && encoded[0] == encoded[2], "PNG bytes depend on the thread count")
+        #expect(Set(encoded[0]).count == 3, "three candidates from different random streams should differ")
+        // And a different seed changes the images.
+        let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: 2)
+        let seeded = try generator.generate(GenerationRequest(prompt: request.prompt, seed: 1234))
+        let other = try generator.generate(GenerationRequest(prompt: request.prompt, seed: 1235))
+        #expect(seeded.images[0].tokens != other.images[0].tokens)
     }
-    #expect(encoded[0] == encoded[1] && encoded[0] == encoded[2], "PNG bytes depend on the thread count")
-    #expect(Set(encoded[0]).count == 3, "three candidates from different random streams should differ")
-    // And a different seed changes the images.
-    let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: 2)
-    let seeded = try generator.generate(GenerationRequest(prompt: request.prompt, seed: 1234))
-    let other = try generator.generate(GenerationRequest(prompt: request.prompt, seed: 1235))
-    #expect(seeded.images[0].tokens != other.images[0].tokens)
-}
 
-@Test func badRequestsAreRefused() throws {
-    guard let directory = try fixtureDirectory() else { return }
-    let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: 1)
-    for (request, message) in [(GenerationRequest(prompt: "   "), "the prompt is empty"),
-                               (GenerationRequest(prompt: "a", candidates: 0), "--candidates"),
-                               (GenerationRequest(prompt: "a", candidates: 2, keep: 3), "--keep"),
-                               (GenerationRequest(prompt: "a", sampler: SamplerSettings(temperature: -1)), "--temperature")] {
-        #expect(throws: GenerationError.self) { try generator.generate(request) }
-        do { try generator.validate(request) } catch { #expect("\(error)".contains(message)) }
+    @Test func badRequestsAreRefused() throws {
+        guard let directory = try fixtureDirectory() else { return }
+        let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: 1)
+        for (request, message) in [(GenerationRequest(prompt: "   "), "the prompt is empty"),
+                                   (GenerationRequest(prompt: "a", candidates: 0), "--candidates"),
+                                   (GenerationRequest(prompt: "a", candidates: 2, keep: 3), "--keep"),
+                                   (GenerationRequest(prompt: "a", sampler: SamplerSettings(temperature: -1)), "--temperature")] {
+            #expect(throws: GenerationError.self) { try generator.generate(request) }
+            do { try generator.validate(request) } catch { #expect("\(error)".contains(message)) }
+        }
+        #expect(throws: GenerationError.self) { try generator.decode([1, 2, 3]) }
+        #expect(throws: GenerationError.self) { try generator.decode([Int32](repeating: 100_000, count: 64)) }
     }
-    #expect(throws: GenerationError.self) { try generator.decode([1, 2, 3]) }
-    #expect(throws: GenerationError.self) { try generator.decode([Int32](repeating: 100_000, count: 64)) }
-}
 
-/// `clipgen generate` itself (the executable built next to this test bundle) writes a PNG whose text entries PIL reads.
-@Test func generateCommandWritesPNGWithTextEntries() throws {
-    guard let directory = try fixtureDirectory(), let python = ProcessInfo.processInfo.environment["CLIPGEN_PYTHON"] else { return }
-    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("clipgen").path
-    guard FileManager.default.isExecutableFile(atPath: executable) else {
-        Issue.record("clipgen executable not found next to the test bundle at \(executable); build it first (swift build -c release)")
-        return
+    /// `clipgen generate` itself (the executable built next to this test bundle) writes a PNG whose text entries PIL reads.
+    @Test func generateCommandWritesPNGWithTextEntries() throws {
+        guard let directory = try fixtureDirectory(), let python = ProcessInfo.processInfo.environment["CLIPGEN_PYTHON"] else { return }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("clipgen").path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            Issue.record("clipgen executable not found next to the test bundle at \(executable); build it first (swift build -c release)")
+            return
+        }
+        let out = directory + "/generated.png"
+        try run(executable, ["generate", "ein grüner Kreis", "--model", directory + "/q8_0.gguf", "--seed", "7", "--out", out])
+        let json = try run(python, ["-c", """
+            import json, sys
+            from PIL import Image
+            im = Image.open(sys.argv[1]); im.load()
+            print(json.dumps({"size": im.size, "text": dict(im.text)}))
+            """, out])
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        let text = parsed?["text"] as? [String: String] ?? [:]
+        #expect(text["prompt"] == "ein grüner Kreis")
+        #expect(text["seed"] == "7")
+        #expect(text["model"] == "q8_0.gguf")
+        #expect(text["model_digest"]?.hasPrefix("clipgen64:") == true)
+        #expect(text["sampler"]?.contains("top_k=500") == true)
+        #expect(text["Software"]?.hasPrefix("clipgen ") == true)
+        #expect(parsed?["size"] as? [Int] == [64, 64])
+        // A bad request writes nothing.
+        #expect(throws: CommandFailed.self) {
+            try run(executable, ["generate", "x", "--model", directory + "/q8_0.gguf", "--candidates", "0", "--out", directory + "/no.png"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/no.png"))
     }
-    let out = directory + "/generated.png"
-    try run(executable, ["generate", "ein grüner Kreis", "--model", directory + "/q8_0.gguf", "--seed", "7", "--out", out])
-    let json = try run(python, ["-c", """
-        import json, sys
-        from PIL import Image
-        im = Image.open(sys.argv[1]); im.load()
-        print(json.dumps({"size": im.size, "text": dict(im.text)}))
-        """, out])
-    let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
-    let text = parsed?["text"] as? [String: String] ?? [:]
-    #expect(text["prompt"] == "ein grüner Kreis")
-    #expect(text["seed"] == "7")
-    #expect(text["model"] == "q8_0.gguf")
-    #expect(text["model_digest"]?.hasPrefix("clipgen64:") == true)
-    #expect(text["sampler"]?.contains("top_k=500") == true)
-    #expect(text["Software"]?.hasPrefix("clipgen ") == true)
-    #expect(parsed?["size"] as? [Int] == [64, 64])
-    // A bad request writes nothing.
-    #expect(throws: CommandFailed.self) {
-        try run(executable, ["generate", "x", "--model", directory + "/q8_0.gguf", "--candidates", "0", "--out", directory + "/no.png"])
+
+    /// README.md's "Generating from Swift" block, run on the fixture so the example cannot rot.
+    @Test func readmeGeneratorUsageRuns() throws {
+        guard let directory = try fixtureDirectory() else { return }
+        let previous = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(directory)
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        try FileManager.default.copyItem(atPath: "q8_0.gguf", toPath: "tiny.gguf")
+
+        // --- README block ---
+        let generator = try Generator(modelPath: "tiny.gguf")                  // maps the file, checks every tensor
+        let request = GenerationRequest(prompt: "a red circle", seed: 42, candidates: 4, keep: 1)
+        let result = try generator.generate(request)                          // result.timings: ms per stage
+        try PNG.write(result.images[0].image, to: "circle.png",
+                      text: generator.pngText(for: result.images[0], request: request, version: "0.1.0"))
+        // --- end ---
+
+        #expect(FileManager.default.fileExists(atPath: "circle.png"))
+        #expect(result.images.count == 1 && result.timings.total > 0)
     }
-    #expect(!FileManager.default.fileExists(atPath: directory + "/no.png"))
 }

@@ -19,6 +19,26 @@ import numpy as np
 from .component import ConversionError
 
 
+def save_atomic(obj: object, path: str) -> None:
+    """torch.save to a temporary file in the same folder, then rename: a reader never sees half a file."""
+    import tempfile
+
+    import torch
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the checkpoint private
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def read_torch(path: str) -> object:
     """Unpickle the checkpoint at ``path`` without executing code from it (see the module docstring)."""
     if not os.path.isfile(path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 import warnings
 
 #: Width of the tiny preset's embedding; the tiny GPT's cond_dim must equal it (synth_gpt reads this).
@@ -100,20 +99,11 @@ def openai_state_dict(model) -> dict:
 
 def write(out_dir: str, preset: str, seed: int) -> str:
     """Writes DIR/clip.pt (atomically) and returns its path."""
-    import torch
+    from .checkpoint import save_atomic
+
     sd = openai_state_dict(build(preset, seed))
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "clip.pt")
-    fd, tmp = tempfile.mkstemp(prefix=".clip.pt.", dir=out_dir)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(sd, f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the checkpoint private
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    save_atomic(sd, path)
     return path
 

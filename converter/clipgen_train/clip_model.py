@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import warnings
 import zipfile
 
 import torch
 import torch.nn.functional as F
 
+from clipgen_convert.checkpoint import save_atomic  # noqa: F401  (the stages import it from here)
 from clipgen_convert.clip import OPENAI_MARKERS, OPENAI_MEAN, OPENAI_STD
 from clipgen_convert.synth_clip import import_open_clip, openai_state_dict
 from clipgen_train.data import TrainingDataError
@@ -51,22 +51,6 @@ def build(config: dict, quick_gelu: bool) -> torch.nn.Module:
 def export_state_dict(model: torch.nn.Module, quick_gelu: bool) -> dict:
     """The state dict to hand to the converter: OpenAI's layout (with its markers) for QuickGELU models."""
     return openai_state_dict(model) if quick_gelu else dict(model.state_dict())
-
-
-def save_atomic(obj: object, path: str) -> None:
-    """torch.save to a temporary file in the same folder, then rename: a reader never sees half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the checkpoint private
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def load(path: str, activation: str | None = None) -> tuple[torch.nn.Module, bool]:
