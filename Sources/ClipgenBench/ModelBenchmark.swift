@@ -67,8 +67,11 @@ public struct ModelBenchmark {
     }
 
     public func run(progress: (String) -> Void = { _ in }) throws -> ModelBenchReport {
-        var peakAnon = MemoryReport.current()?.anonymous ?? 0
-        func sampleMemory() { peakAnon = max(peakAnon, MemoryReport.current()?.anonymous ?? 0) }
+        // RssAnon has no kernel-kept peak, so a thread samples it every 2 ms for the whole run (stage boundaries
+        // alone miss the decoder's and the KV caches' peaks).
+        let sampler = PeakAnonymousMemory()
+        defer { sampler.stop() }
+        func sampleMemory() { sampler.sample() }
         progress("loading \(modelPath) ...")
         let loadStart = monotonicSeconds()
         let generator = try Generator(modelPath: modelPath, threads: threads)
@@ -87,7 +90,7 @@ public struct ModelBenchmark {
             let t2 = monotonicSeconds()
             sampleMemory()
             let grids = generator.sample(embedding: embedding, candidates: candidates, seed: UInt64(r),
-                                         settings: request.sampler)
+                                         settings: request.sampler) { done, total in if done == total { sampleMemory() } }
             let t3 = monotonicSeconds()
             sampleMemory()
             _ = try generator.decode(grids[0])
@@ -110,7 +113,40 @@ public struct ModelBenchmark {
             tokensPerSecond: 1000 / perTokenSummary.median,
             transformerWeightBytes: gptBytes,
             transformerGigabytesPerSecond: Double(gptBytes) / (perTokenSummary.median / 1000) / 1e9,
-            peakRssAnonBytes: peakAnon, rssFileBytes: memory?.file ?? 0, peakResidentBytes: memory?.peak ?? 0,
+            peakRssAnonBytes: sampler.stop(), rssFileBytes: memory?.file ?? 0, peakResidentBytes: memory?.peak ?? 0,
             image: [c.imageWidth, c.imageHeight])
+    }
+}
+
+/// The largest RssAnon seen by a background thread polling /proc/self/status every 2 ms until `stop()`.
+final class PeakAnonymousMemory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var peak = 0
+    private var running = true
+
+    init() {
+        sample()
+        Thread.detachNewThread { [self] in
+            while lock.withLock({ running }) {
+                sample()
+                usleep(2000)
+            }
+        }
+    }
+
+    /// Takes one reading now.
+    func sample() {
+        let anonymous = MemoryReport.current()?.anonymous ?? 0
+        lock.withLock { peak = max(peak, anonymous) }
+    }
+
+    /// Stops the thread; returns the peak.
+    @discardableResult
+    func stop() -> Int {
+        sample()
+        return lock.withLock {
+            running = false
+            return peak
+        }
     }
 }
