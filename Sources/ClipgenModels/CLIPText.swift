@@ -47,6 +47,8 @@ public struct CLIPTextConfig: Equatable, Sendable {
 /// CLIP's text encoder over a mapped model file: token ids in, L2-normalised embedding out.
 public final class CLIPTextEncoder {
     public let config: CLIPTextConfig
+    /// The mapped file: every weight pointer below points into it, so the model keeps it open.
+    let file: GGUFFile
     let tokenEmbedding: Embedding                           // [vocab, width]
     let positionalEmbedding: UnsafePointer<Float>           // [context, width]
     let blocks: [TransformerBlock]
@@ -56,6 +58,7 @@ public final class CLIPTextEncoder {
     /// Loads the text tower of the `clip` component.
     public init(file: GGUFFile) throws {
         let r = try ComponentReader(file, component: "clip")
+        self.file = file
         let c = try CLIPTextConfig(r)
         config = c
         tokenEmbedding = try Embedding(r, "text.token_embedding.weight", count: c.vocabSize, width: c.width)

@@ -78,6 +78,25 @@ public struct ComponentReader {
         return values
     }
 
+    /// A float array metadata value with `count` finite elements.
+    public func floats(_ key: String, count: Int) throws -> [Float] {
+        let full = metadataKey(key)
+        guard case .array(_, let elements) = try file.value(full) else {
+            throw ModelError.invalidMetadata(path: file.path, key: full, reason: "expected an array of \(count) floats")
+        }
+        let values: [Float] = elements.compactMap {
+            switch $0 {
+            case .float32(let v): return v
+            case .float64(let v): return Float(v)
+            default: return nil
+            }
+        }
+        guard values.count == count, elements.count == count, values.allSatisfy({ $0.isFinite }) else {
+            throw ModelError.invalidMetadata(path: file.path, key: full, reason: "expected \(count) finite floats")
+        }
+        return values
+    }
+
     /// The tensor `<component>.<name>` with the given ggml-order shape, of one of `types`.
     public func tensor(_ name: String, shape: [Int], types: [GGMLType]) throws -> GGUFTensor {
         let full = "\(component).\(name)"

@@ -67,6 +67,8 @@ public struct GPTConfig: Equatable, Sendable {
 /// The CLIP-GEN transformer over a mapped model file.
 public final class GPT {
     public let config: GPTConfig
+    /// The mapped file: every weight pointer below points into it, so the model keeps it open.
+    let file: GGUFFile
     let tokenEmbedding: Embedding                           // [vocab, d]
     let positionEmbedding: UnsafePointer<Float>             // [positions, d]
     let condProj: Linear                                    // [d, condDim]
@@ -77,6 +79,7 @@ public final class GPT {
     /// Loads the `gpt` component, checking every tensor's name, type and shape.
     public init(file: GGUFFile) throws {
         let r = try ComponentReader(file, component: "gpt")
+        self.file = file
         let c = try GPTConfig(r)
         config = c
         tokenEmbedding = try Embedding(r, "tok_emb.weight", count: c.vocabSize, width: c.dModel)

@@ -14,6 +14,8 @@ import ClipgenThreads
 /// The decoder half of a VQGAN over a mapped model file: token grid in, RGB image out.
 public final class VQGANDecoder {
     public let config: VQGANConfig
+    /// The mapped file: every weight pointer below points into it, so the model keeps it open.
+    let file: GGUFFile
     let codebook: Embedding                                  // [n_embed, embed_dim]
     let postQuantConv: ConvLayer                             // 1x1, embed_dim -> z_channels
     let convIn: ConvLayer                                    // 3x3, z_channels -> C_top
@@ -32,6 +34,7 @@ public final class VQGANDecoder {
     /// Loads the `vqgan` component, checking every tensor's name, type and shape.
     public init(file: GGUFFile) throws {
         let r = try ComponentReader(file, component: "vqgan")
+        self.file = file
         let c = try VQGANConfig(r)
         config = c
         codebook = try Embedding(r, "quantize.embedding.weight", count: c.codebookSize, width: c.embedDim)

@@ -20,6 +20,8 @@ private final class ParityFixture: @unchecked Sendable {
         let text_embeddings: [[Float]]
         let greedy_tokens: [Int32]
         let first_logits: [Float]
+        let images_hwc: [[Float]]
+        let image_embeddings: [[Float]]
         let vqgan_codes: [Int32]
         let vqgan_image_hwc: [Float]
     }
@@ -93,6 +95,17 @@ func textEmbeddingMatchesPyTorch(file: String, threshold: Double) throws {
         let c = cosine(encoder.encode(ids, pool: pool), fixture.reference.text_embeddings[i])
         print("CLIP text \(file), prompt \(i): cosine \(c)")
         #expect(c >= threshold, "prompt \"\(fixture.reference.prompts[i])\": cosine \(c)")
+    }
+}
+
+@Test(arguments: [("f32", 0.999), ("q8_0", 0.995)])
+func imageEmbeddingMatchesPyTorch(file: String, threshold: Double) throws {
+    guard let fixture = try ParityFixture.get() else { return }
+    let encoder = try CLIPImageEncoder(file: try GGUFFile(path: fixture.directory.file("\(file).gguf")))
+    for (i, image) in fixture.reference.images_hwc.enumerated() {
+        let c = cosine(encoder.encode(image, pool: ThreadPool(threads: 2)), fixture.reference.image_embeddings[i])
+        print("CLIP image \(file), image \(i): cosine \(c)")
+        #expect(c >= threshold, "image \(i): cosine \(c)")
     }
 }
 

@@ -34,6 +34,9 @@ def main(out: str) -> None:
     tokenizer = clip_ref.Tokenizer(text)
     ids = torch.tensor([tokenizer(p) for p in PROMPTS])  # [P, 77]
     embeddings = clip_ref.text_embedding(text, ids)  # [P, E]
+    size = text.meta["vision.image_size"]
+    images = clip_ref.verify_images(size)[:2]  # [2, 3, S, S] in [0, 1]
+    image_embeddings = clip_ref.image_embedding(text, images)  # [2, E]
 
     transformer = gpt_ref.GPTReference(gpt.load(f"{synth}/gpt.pt"))
     tokens, first_logits = [], None
@@ -57,6 +60,8 @@ def main(out: str) -> None:
         "text_embeddings": embeddings.tolist(),
         "greedy_tokens": tokens,
         "first_logits": first_logits.tolist(),
+        "images_hwc": [im.permute(1, 2, 0).flatten().tolist() for im in images],
+        "image_embeddings": image_embeddings.tolist(),
         "vqgan_codes": codes.flatten().tolist(),
         "vqgan_image_hwc": image.permute(1, 2, 0).flatten().tolist(),
     }
