@@ -22,7 +22,9 @@ public struct ModelBenchReport: Codable {
     public var sampleMilliseconds: Summary
     /// Decoding one candidate's grid.
     public var decodeMilliseconds: Summary
-    /// The whole request: tokenize, encode, sample all candidates, decode one.
+    /// With several candidates and CLIP's image tower: decoding the other candidates and scoring all of them.
+    public var rerankMilliseconds: Summary?
+    /// The whole request: tokenize, encode, sample all candidates, decode (and rerank when there are several).
     public var endToEndMilliseconds: Summary
     /// Token positions per second (all candidates advance together, so candidates x this tokens per second).
     public var tokensPerSecond: Double
@@ -47,7 +49,7 @@ public struct ModelBenchReport: Codable {
             sample, per token position          \(ms(perTokenMilliseconds))  (\(String(format: "%.1f", tokensPerSecond)) positions/s; \
             transformer weights \(MemoryReport.mebibytes(transformerWeightBytes)) streamed at \(String(format: "%.2f", transformerGigabytesPerSecond)) GB/s)
             sample, whole grid                  \(ms(sampleMilliseconds))
-            decode one \(image[0])x\(image[1]) image           \(ms(decodeMilliseconds))
+            decode one \(image[0])x\(image[1]) image           \(ms(decodeMilliseconds))\(rerankMilliseconds.map { "\nrerank (decode the rest, CLIP-score all)  " + ms($0) } ?? "")
             end to end                          \(ms(endToEndMilliseconds))
             memory: peak RssAnon \(MemoryReport.mebibytes(peakRssAnonBytes)), RssFile \(MemoryReport.mebibytes(rssFileBytes)), \
             peak resident \(MemoryReport.mebibytes(peakResidentBytes))
@@ -80,7 +82,7 @@ public struct ModelBenchmark {
         let request = GenerationRequest(prompt: prompt, seed: 1, candidates: candidates, keep: 1)
         try generator.validate(request)
         var tokenize: [Double] = [], encode: [Double] = [], sample: [Double] = [], perToken: [Double] = []
-        var decode: [Double] = [], total: [Double] = []
+        var decode: [Double] = [], rerank: [Double] = [], total: [Double] = []
         for r in 0..<repeats {
             progress("run \(r + 1) of \(repeats) ...")
             let start = monotonicSeconds()
@@ -93,12 +95,17 @@ public struct ModelBenchmark {
                                          settings: request.sampler) { done, total in if done == total { sampleMemory() } }
             let t3 = monotonicSeconds()
             sampleMemory()
-            _ = try generator.decode(grids[0])
+            let first = try generator.decode(grids[0])
             let t4 = monotonicSeconds()
             sampleMemory()
+            if candidates > 1 && generator.imageEncoder != nil {
+                _ = generator.score(first, against: embedding)
+                for grid in grids.dropFirst() { _ = generator.score(try generator.decode(grid), against: embedding) }
+                rerank.append(monotonicSeconds() - t4)
+            }
             tokenize.append(t1 - start); encode.append(t2 - t1); sample.append(t3 - t2); decode.append(t4 - t3)
             perToken.append((t3 - t2) / Double(generator.transformer.config.tokensPerImage))
-            total.append(t4 - start)
+            total.append(monotonicSeconds() - start)
         }
         let memory = MemoryReport.current()
         let gptBytes = try GGUFFile(path: modelPath).tensors.filter { $0.name.hasPrefix("gpt.") }.reduce(0) { $0 + $1.byteCount }
@@ -109,7 +116,8 @@ public struct ModelBenchmark {
             repeats: repeats, loadMilliseconds: load * 1000,
             tokenizeMilliseconds: Summary(tokenize.map { $0 * 1000 }), encodeMilliseconds: Summary(encode.map { $0 * 1000 }),
             perTokenMilliseconds: perTokenSummary, sampleMilliseconds: Summary(sample.map { $0 * 1000 }),
-            decodeMilliseconds: Summary(decode.map { $0 * 1000 }), endToEndMilliseconds: Summary(total.map { $0 * 1000 }),
+            decodeMilliseconds: Summary(decode.map { $0 * 1000 }),
+            rerankMilliseconds: rerank.isEmpty ? nil : Summary(rerank.map { $0 * 1000 }), endToEndMilliseconds: Summary(total.map { $0 * 1000 }),
             tokensPerSecond: 1000 / perTokenSummary.median,
             transformerWeightBytes: gptBytes,
             transformerGigabytesPerSecond: Double(gptBytes) / (perTokenSummary.median / 1000) / 1e9,

@@ -10,8 +10,9 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Generate images from a text prompt and write them as PNG.",
         discussion: """
-            Samples --candidates token grids together and writes the first --keep of them (FILE, or FILE-1.png, \
-            FILE-2.png, ... when keeping several). Each PNG carries the prompt, seed, sampler settings, model file \
+            Samples --candidates token grids together, ranks them by the cosine of their CLIP image embedding with \
+            the prompt's text embedding (when the model has CLIP's image tower; --no-rerank keeps sampling order) and \
+            writes the best --keep of them (FILE, or FILE-1.png, FILE-2.png, ... when keeping several). Each PNG carries the prompt, seed, sampler settings, model file \
             name and digest and clipgen version as text entries.
             """)
 
@@ -32,6 +33,9 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(help: "Also write a contact sheet of every candidate to this PNG file.")
     var sheet: String?
+
+    @Flag(name: .customLong("no-rerank"), help: "Keep candidates in sampling order instead of ranking them by CLIP score.")
+    var noRerank = false
 
     @Flag(help: "Print per-stage timings and memory as JSON.")
     var json = false
@@ -55,7 +59,8 @@ struct GenerateCommand: ParsableCommand {
         let generator = try model.generator()
         let keepCount = keep ?? candidates
         let request = GenerationRequest(prompt: prompt, seed: sampler.seed, candidates: candidates,
-                                        keep: sheet == nil ? keepCount : candidates, sampler: sampler.settings)
+                                        keep: sheet == nil ? keepCount : candidates, sampler: sampler.settings,
+                                        rerank: !noRerank)
         let bar = ProgressBar()
         let result = try generator.generate(request) { stage, fraction in if !json { bar.update(stage, fraction) } }
         if result.truncatedTokens > 0 {
@@ -78,7 +83,12 @@ struct GenerateCommand: ParsableCommand {
                 "prompt": prompt, "seed": sampler.seed, "candidates": candidates, "files": written,
                 "ms": ["load": generator.loadSeconds * 1000, "tokenize": t.tokenize * 1000, "encode": t.encode * 1000,
                        "sample": t.sample * 1000, "per_token": t.perToken * 1000, "decode": t.decode * 1000,
-                       "total": t.total * 1000],
+                       "rerank": t.rerank * 1000, "total": t.total * 1000],
+                "kept": result.images.prefix(keepCount).map { image -> [String: Any] in
+                    var entry: [String: Any] = ["candidate": image.candidate]
+                    if let score = image.score { entry["clip_score"] = Double(score) }
+                    return entry
+                },
                 "truncated_tokens": result.truncatedTokens,
             ]
             if let m = result.memory {

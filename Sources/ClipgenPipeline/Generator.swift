@@ -16,17 +16,21 @@ public struct GenerationRequest: Sendable {
     public var seed: UInt64
     /// Token grids sampled together (each weight read serves all of them).
     public var candidates: Int
-    /// Images returned, the first `keep` candidates (or the best by CLIP score when reranking).
+    /// Images returned: the `keep` best by CLIP score when reranking, else the first `keep` candidates.
     public var keep: Int
     public var sampler: SamplerSettings
+    /// Rank the candidates by the cosine of their CLIP image embedding with the prompt's text embedding (when the
+    /// model file has the image tower; otherwise candidates keep their order).
+    public var rerank: Bool
 
     public init(prompt: String, seed: UInt64 = 0, candidates: Int = 1, keep: Int? = nil,
-                sampler: SamplerSettings = SamplerSettings()) {
+                sampler: SamplerSettings = SamplerSettings(), rerank: Bool = true) {
         self.prompt = prompt
         self.seed = seed
         self.candidates = candidates
         self.keep = keep ?? candidates
         self.sampler = sampler
+        self.rerank = rerank
     }
 }
 
@@ -48,11 +52,13 @@ public struct GeneratedImage: Sendable {
     public var tokens: [Int32]
     /// Which of the request's candidates it is (0-based).
     public var candidate: Int
+    /// Cosine of its CLIP image embedding with the prompt's text embedding (nil without reranking).
+    public var score: Float?
 }
 
 /// Wall-clock seconds per stage of one generation.
 public struct GenerationTimings: Sendable, Codable {
-    public var tokenize = 0.0, encode = 0.0, sample = 0.0, decode = 0.0, total = 0.0
+    public var tokenize = 0.0, encode = 0.0, sample = 0.0, decode = 0.0, rerank = 0.0, total = 0.0
     /// Sampling time per token position (all candidates advance together).
     public var perToken = 0.0
 }
@@ -85,6 +91,8 @@ public final class Generator {
     public let textEncoder: CLIPTextEncoder
     public let transformer: GPT
     public let decoder: VQGANDecoder
+    /// CLIP's image tower, when the file has one: candidates are reranked with it.
+    public let imageEncoder: CLIPImageEncoder?
     public let pool: ThreadPool
     /// Seconds spent opening, validating and mapping the file and building the models.
     public let loadSeconds: Double
@@ -100,6 +108,8 @@ public final class Generator {
         textEncoder = try CLIPTextEncoder(file: file)
         transformer = try GPT(file: file)
         decoder = try VQGANDecoder(file: file)
+        let clip = try ComponentReader(file, component: "clip")
+        imageEncoder = try clip.bool("has_vision") ? CLIPImageEncoder(file: file) : nil
         try Generator.checkComponentsAgree(file.path, textEncoder.config, transformer.config, decoder.config)
         pool = threads.map { ThreadPool(threads: $0) } ?? ThreadPool()
         loadSeconds = Date().timeIntervalSince(start)
@@ -207,15 +217,36 @@ public final class Generator {
                            settings: request.sampler) { done, total in progress?("sample", Double(done) / Double(total)) }
         t.sample = lap()
         t.perToken = t.sample / Double(transformer.config.tokensPerImage)
+        let ranking = request.rerank && imageEncoder != nil
+        let decoded = ranking ? request.candidates : request.keep
         var images: [GeneratedImage] = []
-        for j in 0..<request.keep {
-            images.append(GeneratedImage(image: try decode(grids[j]), tokens: grids[j], candidate: j))
-            progress?("decode", Double(j + 1) / Double(request.keep))
+        for j in 0..<decoded {
+            images.append(GeneratedImage(image: try decode(grids[j]), tokens: grids[j], candidate: j, score: nil))
+            progress?("decode", Double(j + 1) / Double(decoded))
         }
         t.decode = lap()
+        if ranking {
+            for j in images.indices {
+                images[j].score = score(images[j].image, against: embedding)
+                progress?("rerank", Double(j + 1) / Double(images.count))
+            }
+            // Best first; ties keep the candidate order.
+            images = images.enumerated().sorted { ($0.element.score!, -$0.offset) > ($1.element.score!, -$1.offset) }
+                .map(\.element)
+            images.removeLast(images.count - request.keep)
+            t.rerank = lap()
+        }
         t.total = Date().timeIntervalSince(start)
         return GenerationResult(images: images, tokenIDs: ids, truncatedTokens: truncated, timings: t,
                                 memory: MemoryReport.current())
+    }
+
+    /// Cosine of an image's CLIP embedding with a (normalised) text embedding: CLIP's preprocessing (bicubic resize
+    /// of the shorter side to the tower's size, centre crop), then the image tower. Nil without an image tower.
+    public func score(_ image: RGBImage, against text: [Float]) -> Float? {
+        guard let imageEncoder else { return nil }
+        let embedding = imageEncoder.encode(clipPixels(image, size: imageEncoder.config.imageSize), pool: pool)
+        return zip(embedding, text).reduce(0) { $0 + $1.0 * $1.1 }
     }
 
     /// PNG text entries recording how an image was made.
@@ -227,12 +258,30 @@ public final class Generator {
          ("sampler", "top_k=\(request.sampler.topK) top_p=\(request.sampler.topP) temperature=\(request.sampler.temperature)"),
          ("model", URL(fileURLWithPath: modelPath).lastPathComponent),
          ("model_digest", modelDigest)]
+            + (image.score.map { [("clip_score", String(format: "%.4f", $0))] } ?? [])
     }
 
     /// A fast 64-bit content digest of the model file (not cryptographic), "clipgen64:" + 16 hex digits, computed once.
     public private(set) lazy var modelDigest: String = {
         "clipgen64:" + String(format: "%016llx", contentDigest(file.mappedBytes))
     }()
+}
+
+/// An image as CLIP's preprocessing gives it to the image tower: the shorter side resized to `size` (bicubic, as
+/// Pillow), the centre `size` x `size` crop, RGB in [0, 1] HWC (normalisation happens in the encoder).
+func clipPixels(_ image: RGBImage, size: Int) -> [Float] {
+    // torchvision's Resize(size) keeps the aspect ratio, truncating the longer side; CenterCrop rounds the offset.
+    let (w, h) = image.width <= image.height
+        ? (size, Int(Double(size) * Double(image.height) / Double(image.width)))
+        : (Int(Double(size) * Double(image.width) / Double(image.height)), size)
+    let resized = image.resampledBicubic(width: w, height: h)
+    let top = Int((Double(h - size) / 2).rounded()), left = Int((Double(w - size) / 2).rounded())
+    var out = [Float](repeating: 0, count: size * size * 3)
+    for y in 0..<size {
+        let source = ((top + y) * w + left) * 3
+        out.replaceSubrange((y * size * 3)..<((y + 1) * size * 3), with: resized[source..<(source + size * 3)])
+    }
+    return out
 }
 
 /// 64-bit digest of a byte buffer: four multiply-rotate lanes over 8-byte words, then the tail, then a finaliser.

@@ -110,3 +110,34 @@ private let sampleText: [(keyword: String, value: String)] = [
     let text = json?["text"] as? [String: String] ?? [:]
     for entry in sampleText { #expect(text[entry.keyword] == entry.value, "PIL text[\(entry.keyword)]") }
 }
+
+/// Bicubic resampling agrees with Pillow's Image.resize(BICUBIC) (which rounds to 8 bits after each pass).
+@Test func bicubicResampleMatchesPillow() throws {
+    let environment = ProcessInfo.processInfo.environment
+    guard let python = environment["CLIPGEN_PYTHON"], !python.isEmpty else { return }
+    let image = testImage(width: 64, height: 48)
+    let dir = try scratchDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try PNG.write(image, to: dir + "/in.png")
+    for (w, h) in [(32, 24), (17, 40), (100, 70)] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", """
+            import sys
+            from PIL import Image
+            im = Image.open(sys.argv[1]).convert("RGB").resize((int(sys.argv[2]), int(sys.argv[3])), Image.BICUBIC)
+            sys.stdout.write(",".join(str(v) for px in im.getdata() for v in px))
+            """, dir + "/in.png", String(w), String(h)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let pillow = output.split(separator: ",").map { Float($0)! / 255 }
+        let ours = image.resampledBicubic(width: w, height: h)
+        #expect(pillow.count == ours.count)
+        let worst = zip(pillow, ours).map { abs($0 - $1) }.max() ?? 1
+        print("bicubic \(image.width)x\(image.height) -> \(w)x\(h): max difference from Pillow \(worst * 255) / 255")
+        #expect(worst <= 2.0 / 255, "\(w)x\(h): \(worst * 255) levels")
+    }
+}

@@ -73,6 +73,24 @@ private func fixtureDirectory() throws -> String? {
         #expect(seeded.images[0].tokens != other.images[0].tokens)
     }
 
+    @Test func rerankingKeepsTheBestCLIPScores() throws {
+        guard let directory = try fixtureDirectory() else { return }
+        let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: 2)
+        #expect(generator.imageEncoder != nil, "the tiny synth model has CLIP's image tower")
+        let all = try generator.generate(GenerationRequest(prompt: "a blue square", seed: 9, candidates: 5, keep: 5))
+        let best = try generator.generate(GenerationRequest(prompt: "a blue square", seed: 9, candidates: 5, keep: 2))
+        let scores = all.images.map { $0.score! }
+        #expect(scores == scores.sorted(by: >), "candidates ranked best first")
+        #expect(best.images.map(\.candidate) == Array(all.images.prefix(2).map(\.candidate)))
+        #expect(Set(all.images.map(\.candidate)) == Set(0..<5))
+        // A score is the cosine of two unit vectors.
+        #expect(scores.allSatisfy { abs($0) <= 1.0001 })
+        let plain = try generator.generate(GenerationRequest(prompt: "a blue square", seed: 9, candidates: 5, keep: 2,
+                                                             rerank: false))
+        #expect(plain.images.map(\.candidate) == [0, 1] && plain.images.allSatisfy { $0.score == nil })
+        #expect(plain.images[0].tokens == all.images.first { $0.candidate == 0 }!.tokens, "reranking changes no sample")
+    }
+
     @Test func badRequestsAreRefused() throws {
         guard let directory = try fixtureDirectory() else { return }
         let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: 1)
