@@ -73,7 +73,8 @@ let package = Package(
         .target(name: "ClipgenModels", dependencies: ["ClipgenFile", "ClipgenKernels", "ClipgenThreads"],
                 swiftSettings: kernelSettings),
         // Layer 3: the pipeline: prompt -> tokens -> embedding -> sampled token grids -> images, with timings.
-        .target(name: "ClipgenPipeline", dependencies: ["ClipgenModels", "ClipgenFile", "ClipgenThreads", "ClipgenImage"],
+        .target(name: "ClipgenPipeline", dependencies: ["ClipgenModels", "ClipgenFile", "ClipgenKernels", "ClipgenThreads",
+                                                "ClipgenImage"],
                 swiftSettings: kernelSettings),
         // libpng (apt: libpng-dev), the one system library the runtime links.
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
@@ -94,7 +95,7 @@ let package = Package(
                     swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenImageTests", dependencies: ["ClipgenImage"]),
         .testTarget(name: "ClipgenPipelineTests", dependencies: ["ClipgenPipeline", "ClipgenImage"], swiftSettings: kernelSettings),
-        .testTarget(name: "ClipgenModelsTests", dependencies: ["ClipgenModels", "ClipgenFile", "ClipgenThreads"],
+        .testTarget(name: "ClipgenModelsTests", dependencies: ["ClipgenModels", "ClipgenFile", "ClipgenThreads", "ClipgenKernels"],
                     exclude: ["Goldens"], swiftSettings: kernelSettings),
         .testTarget(name: "ClipgenFileTests", dependencies: ["ClipgenFile", "ClipgenKernels"],
                     swiftSettings: kernelSettings),

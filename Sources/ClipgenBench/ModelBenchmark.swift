@@ -2,6 +2,7 @@
 // memory, and the transformer's weight-streaming rate.
 
 import ClipgenFile
+import ClipgenKernels
 import ClipgenPipeline
 import ClipgenThreads
 import Foundation
@@ -13,6 +14,8 @@ public struct ModelBenchReport: Codable {
     public var threads: Int
     public var candidates: Int
     public var repeats: Int
+    /// "f16" or "f32".
+    public var kvCache: String
     /// Open, validate and map the file and build the models (first run of this process).
     public var loadMilliseconds: Double
     public var tokenizeMilliseconds: Summary
@@ -42,7 +45,7 @@ public struct ModelBenchReport: Codable {
         func ms(_ s: Summary) -> String { String(format: "%.2f [%.2f-%.2f] ms", s.median, s.min, s.max) }
         return """
             machine: \(machine)
-            model: \(model), \(threads) thread(s), \(candidates) candidate(s), medians of \(repeats) runs
+            model: \(model), \(threads) thread(s), \(candidates) candidate(s), \(kvCache) KV cache, medians of \(repeats) runs
             load (open, validate, map, build)   \(String(format: "%.1f", loadMilliseconds)) ms
             tokenize                            \(ms(tokenizeMilliseconds))
             text encode                         \(ms(encodeMilliseconds))
@@ -63,9 +66,12 @@ public struct ModelBenchmark {
     public var candidates: Int
     public var repeats: Int
     public var prompt: String
+    public var kvCache: KVCachePrecision
 
-    public init(modelPath: String, threads: Int?, candidates: Int, repeats: Int, prompt: String) {
+    public init(modelPath: String, threads: Int?, candidates: Int, repeats: Int, prompt: String,
+                kvCache: KVCachePrecision = .f16) {
         (self.modelPath, self.threads, self.candidates, self.repeats, self.prompt) = (modelPath, threads, candidates, repeats, prompt)
+        self.kvCache = kvCache
     }
 
     public func run(progress: (String) -> Void = { _ in }) throws -> ModelBenchReport {
@@ -77,6 +83,7 @@ public struct ModelBenchmark {
         progress("loading \(modelPath) ...")
         let loadStart = monotonicSeconds()
         let generator = try Generator(modelPath: modelPath, threads: threads)
+        generator.kvCache = kvCache
         let load = monotonicSeconds() - loadStart
         sampleMemory()
         let request = GenerationRequest(prompt: prompt, seed: 1, candidates: candidates, keep: 1)
@@ -113,7 +120,7 @@ public struct ModelBenchmark {
         let c = generator.decoder.config
         return ModelBenchReport(
             machine: CPUInfo.machineLine, model: modelPath, threads: generator.pool.threadCount, candidates: candidates,
-            repeats: repeats, loadMilliseconds: load * 1000,
+            repeats: repeats, kvCache: kvCache == .f32 ? "f32" : "f16", loadMilliseconds: load * 1000,
             tokenizeMilliseconds: Summary(tokenize.map { $0 * 1000 }), encodeMilliseconds: Summary(encode.map { $0 * 1000 }),
             perTokenMilliseconds: perTokenSummary, sampleMilliseconds: Summary(sample.map { $0 * 1000 }),
             decodeMilliseconds: Summary(decode.map { $0 * 1000 }),

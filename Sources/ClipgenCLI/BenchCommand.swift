@@ -42,7 +42,7 @@ struct ModelBenchCommand: ParsableCommand {
 
     func run() throws {
         let benchmark = ModelBenchmark(modelPath: try model.modelPath(), threads: model.threads, candidates: candidates,
-                                       repeats: repeats, prompt: prompt)
+                                       repeats: repeats, prompt: prompt, kvCache: model.cachePrecision)
         let report = try benchmark.run { line in
             if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         }

@@ -1,6 +1,7 @@
 // Options shared by the commands that run a model: which file, how many threads, the sampler.
 
 import ArgumentParser
+import ClipgenKernels
 import ClipgenPipeline
 import Foundation
 
@@ -12,7 +13,15 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Threads (default: usable physical cores).")
     var threads: Int?
 
-    func validate() throws { _ = try validatedThreads(threads) }
+    @Option(name: .customLong("kv-cache"), help: "Precision of the transformer's KV cache: f16 (default) or f32.")
+    var kvCache = "f16"
+
+    func validate() throws {
+        _ = try validatedThreads(threads)
+        if !["f16", "f32"].contains(kvCache) { throw ValidationError("--kv-cache must be f16 or f32 (got \(kvCache))") }
+    }
+
+    var cachePrecision: KVCachePrecision { kvCache == "f32" ? .f32 : .f16 }
 
     /// The model file to use: --model, else $CLIPGEN_MODEL, else the bundled default next to the working
     /// directory or above the executable (as in a source checkout's .build/release).
@@ -34,7 +43,11 @@ struct ModelOptions: ParsableArguments {
             """)
     }
 
-    func generator() throws -> Generator { try Generator(modelPath: modelPath(), threads: threads) }
+    func generator() throws -> Generator {
+        let generator = try Generator(modelPath: modelPath(), threads: threads)
+        generator.kvCache = cachePrecision
+        return generator
+    }
 }
 
 /// `--seed`, `--top-k`, `--top-p`, `--temperature`.

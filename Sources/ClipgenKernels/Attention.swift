@@ -6,8 +6,8 @@
 //   queries   [tokens, heads, headDim]          row stride `queryStride` >= heads * headDim, so the Q third of a
 //                                               fused QKV projection output ([tokens, 3 * d]) is used in place
 //   K, V      [heads, capacity, headDim] each   one head's positions are contiguous: the score and value loops
-//                                               stream them; a future fp16/int8 cache replaces `keyScores` and
-//                                               `accumulateValues` (the only two readers) and keeps this layout
+//                                               stream them; stored as Float or as binary16 (KVCacheF16.swift),
+//                                               read through `CacheElement`, the only difference between the two
 //   output    [tokens, heads * headDim]         row stride `outputStride`
 // Query t of a block of `tokens` sits at position length - tokens + t. Each (query, head) pair is computed by the
 // same code whatever the block size or head split, so decoding one token at a time equals a prefill bit for bit.
@@ -59,26 +59,39 @@ public func appendToKVCache(keys: UnsafePointer<Float>, keyStride: Int, values: 
     }
 }
 
+/// What a cache holds per value, widened to Float on load: Float itself, or binary16 (`HalfFloat`).
+protocol CacheElement {
+    /// 16 consecutive values as Floats.
+    static func load16(_ p: UnsafePointer<Self>) -> SIMD16<Float>
+    /// One value as a Float.
+    static func load1(_ p: UnsafePointer<Self>) -> Float
+}
+
+extension Float: CacheElement {
+    @inline(__always) static func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> { Lane16.load(p) }
+    @inline(__always) static func load1(_ p: UnsafePointer<Float>) -> Float { p.pointee }
+}
+
 /// dot(q, k) over headDim: two SIMD16 accumulators (even and odd chunks), a fixed-order lane sum, a scalar tail.
-@inline(__always) private func dotRow(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, headDim: Int) -> Float {
+@inline(__always) private func dotRow<E: CacheElement>(_ q: UnsafePointer<Float>, _ k: UnsafePointer<E>, headDim: Int) -> Float {
     let full = headDim & ~15
     var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
     var i = 0
     while i + 32 <= full {
-        a0 = Lane16.mulAdd(Lane16.load(q + i), Lane16.load(k + i), a0)
-        a1 = Lane16.mulAdd(Lane16.load(q + i + 16), Lane16.load(k + i + 16), a1)
+        a0 = Lane16.mulAdd(Lane16.load(q + i), E.load16(k + i), a0)
+        a1 = Lane16.mulAdd(Lane16.load(q + i + 16), E.load16(k + i + 16), a1)
         i += 32
     }
-    if i < full { a0 = Lane16.mulAdd(Lane16.load(q + i), Lane16.load(k + i), a0) }
+    if i < full { a0 = Lane16.mulAdd(Lane16.load(q + i), E.load16(k + i), a0) }
     var dot = Lane16.sum(a0 + a1)
-    for r in full..<headDim { dot = Lane16.mulAdd(q[r], k[r], dot) }
+    for r in full..<headDim { dot = Lane16.mulAdd(q[r], E.load1(k + r), dot) }
     return dot
 }
 
 /// scores[j] = scale * dot(q, K[j]) for j in 0..<count, SIMD16 over headDim, four keys per pass sharing q loads.
 ///
 /// Each score is computed by exactly the operations of `dotRow`, so blocking never changes a result.
-@inline(__always) private func keyScores(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, count: Int,
+@inline(__always) private func keyScores<E: CacheElement>(_ q: UnsafePointer<Float>, keys: UnsafePointer<E>, count: Int,
                                          headDim: Int, scale: Float, into scores: UnsafeMutablePointer<Float>) {
     typealias V = SIMD16<Float>
     let full = headDim & ~15
@@ -89,30 +102,30 @@ public func appendToKVCache(keys: UnsafePointer<Float>, keyStride: Int, values: 
         var i = 0
         while i + 32 <= full {
             let q0 = Lane16.load(q + i), q1 = Lane16.load(q + i + 16)
-            a00 = Lane16.mulAdd(q0, Lane16.load(k0 + i), a00)
-            a01 = Lane16.mulAdd(q1, Lane16.load(k0 + i + 16), a01)
-            a10 = Lane16.mulAdd(q0, Lane16.load(k1 + i), a10)
-            a11 = Lane16.mulAdd(q1, Lane16.load(k1 + i + 16), a11)
-            a20 = Lane16.mulAdd(q0, Lane16.load(k2 + i), a20)
-            a21 = Lane16.mulAdd(q1, Lane16.load(k2 + i + 16), a21)
-            a30 = Lane16.mulAdd(q0, Lane16.load(k3 + i), a30)
-            a31 = Lane16.mulAdd(q1, Lane16.load(k3 + i + 16), a31)
+            a00 = Lane16.mulAdd(q0, E.load16(k0 + i), a00)
+            a01 = Lane16.mulAdd(q1, E.load16(k0 + i + 16), a01)
+            a10 = Lane16.mulAdd(q0, E.load16(k1 + i), a10)
+            a11 = Lane16.mulAdd(q1, E.load16(k1 + i + 16), a11)
+            a20 = Lane16.mulAdd(q0, E.load16(k2 + i), a20)
+            a21 = Lane16.mulAdd(q1, E.load16(k2 + i + 16), a21)
+            a30 = Lane16.mulAdd(q0, E.load16(k3 + i), a30)
+            a31 = Lane16.mulAdd(q1, E.load16(k3 + i + 16), a31)
             i += 32
         }
         if i < full {
             let q0 = Lane16.load(q + i)
-            a00 = Lane16.mulAdd(q0, Lane16.load(k0 + i), a00)
-            a10 = Lane16.mulAdd(q0, Lane16.load(k1 + i), a10)
-            a20 = Lane16.mulAdd(q0, Lane16.load(k2 + i), a20)
-            a30 = Lane16.mulAdd(q0, Lane16.load(k3 + i), a30)
+            a00 = Lane16.mulAdd(q0, E.load16(k0 + i), a00)
+            a10 = Lane16.mulAdd(q0, E.load16(k1 + i), a10)
+            a20 = Lane16.mulAdd(q0, E.load16(k2 + i), a20)
+            a30 = Lane16.mulAdd(q0, E.load16(k3 + i), a30)
         }
         var d0 = Lane16.sum(a00 + a01), d1 = Lane16.sum(a10 + a11)
         var d2 = Lane16.sum(a20 + a21), d3 = Lane16.sum(a30 + a31)
         for r in full..<headDim {
-            d0 = Lane16.mulAdd(q[r], k0[r], d0)
-            d1 = Lane16.mulAdd(q[r], k1[r], d1)
-            d2 = Lane16.mulAdd(q[r], k2[r], d2)
-            d3 = Lane16.mulAdd(q[r], k3[r], d3)
+            d0 = Lane16.mulAdd(q[r], E.load1(k0 + r), d0)
+            d1 = Lane16.mulAdd(q[r], E.load1(k1 + r), d1)
+            d2 = Lane16.mulAdd(q[r], E.load1(k2 + r), d2)
+            d3 = Lane16.mulAdd(q[r], E.load1(k3 + r), d3)
         }
         scores[j] = d0 * scale
         scores[j + 1] = d1 * scale
@@ -130,7 +143,7 @@ public func appendToKVCache(keys: UnsafePointer<Float>, keyStride: Int, values: 
 ///
 /// Per 64 output floats, even and odd positions go to separate register accumulators (two FMA chains hide the
 /// FMA latency), added at the end; the order depends only on `count`, never on the caller's blocking.
-@inline(__always) private func accumulateValues(_ p: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int,
+@inline(__always) private func accumulateValues<E: CacheElement>(_ p: UnsafePointer<Float>, values: UnsafePointer<E>, count: Int,
                                                 headDim: Int, into out: UnsafeMutablePointer<Float>) {
     typealias V = SIMD16<Float>
     var i = 0
@@ -140,25 +153,25 @@ public func appendToKVCache(keys: UnsafePointer<Float>, keyStride: Int, values: 
         while j + 2 <= count {
             let v = values + j * headDim + i                        // [64]
             let w = V(repeating: p[j])
-            a0 = Lane16.mulAdd(w, Lane16.load(v), a0)
-            a1 = Lane16.mulAdd(w, Lane16.load(v + 16), a1)
-            a2 = Lane16.mulAdd(w, Lane16.load(v + 32), a2)
-            a3 = Lane16.mulAdd(w, Lane16.load(v + 48), a3)
+            a0 = Lane16.mulAdd(w, E.load16(v), a0)
+            a1 = Lane16.mulAdd(w, E.load16(v + 16), a1)
+            a2 = Lane16.mulAdd(w, E.load16(v + 32), a2)
+            a3 = Lane16.mulAdd(w, E.load16(v + 48), a3)
             let u = v + headDim                                     // [64]
             let x = V(repeating: p[j + 1])
-            b0 = Lane16.mulAdd(x, Lane16.load(u), b0)
-            b1 = Lane16.mulAdd(x, Lane16.load(u + 16), b1)
-            b2 = Lane16.mulAdd(x, Lane16.load(u + 32), b2)
-            b3 = Lane16.mulAdd(x, Lane16.load(u + 48), b3)
+            b0 = Lane16.mulAdd(x, E.load16(u), b0)
+            b1 = Lane16.mulAdd(x, E.load16(u + 16), b1)
+            b2 = Lane16.mulAdd(x, E.load16(u + 32), b2)
+            b3 = Lane16.mulAdd(x, E.load16(u + 48), b3)
             j += 2
         }
         if j < count {
             let v = values + j * headDim + i                        // [64]
             let w = V(repeating: p[j])
-            a0 = Lane16.mulAdd(w, Lane16.load(v), a0)
-            a1 = Lane16.mulAdd(w, Lane16.load(v + 16), a1)
-            a2 = Lane16.mulAdd(w, Lane16.load(v + 32), a2)
-            a3 = Lane16.mulAdd(w, Lane16.load(v + 48), a3)
+            a0 = Lane16.mulAdd(w, E.load16(v), a0)
+            a1 = Lane16.mulAdd(w, E.load16(v + 16), a1)
+            a2 = Lane16.mulAdd(w, E.load16(v + 32), a2)
+            a3 = Lane16.mulAdd(w, E.load16(v + 48), a3)
         }
         Lane16.store(a0 + b0, out + i)
         Lane16.store(a1 + b1, out + i + 16)
@@ -168,13 +181,13 @@ public func appendToKVCache(keys: UnsafePointer<Float>, keyStride: Int, values: 
     }
     while i + 16 <= headDim {
         var a0 = V()
-        for j in 0..<count { a0 = Lane16.mulAdd(V(repeating: p[j]), Lane16.load(values + j * headDim + i), a0) }
+        for j in 0..<count { a0 = Lane16.mulAdd(V(repeating: p[j]), E.load16(values + j * headDim + i), a0) }
         Lane16.store(a0, out + i)
         i += 16
     }
     while i < headDim {
         var a: Float = 0
-        for j in 0..<count { a = Lane16.mulAdd(p[j], values[j * headDim + i], a) }
+        for j in 0..<count { a = Lane16.mulAdd(p[j], E.load1(values + j * headDim + i), a) }
         out[i] = a
         i += 1
     }
@@ -195,6 +208,16 @@ public func cachedAttention(queries: UnsafePointer<Float>, queryStride: Int, tok
                             keyCache: UnsafePointer<Float>, valueCache: UnsafePointer<Float>, layout: KVCacheLayout,
                             length: Int, causal: Bool, heads: Range<Int>,
                             output: UnsafeMutablePointer<Float>, outputStride: Int) {
+    attention(queries: queries, queryStride: queryStride, tokens: tokens, keyCache: keyCache, valueCache: valueCache,
+              layout: layout, length: length, causal: causal, heads: heads, output: output, outputStride: outputStride)
+}
+
+/// `cachedAttention` for either cache element type (specialised for each inside this module).
+@inline(__always)
+func attention<E: CacheElement>(queries: UnsafePointer<Float>, queryStride: Int, tokens: Int,
+                                keyCache: UnsafePointer<E>, valueCache: UnsafePointer<E>, layout: KVCacheLayout,
+                                length: Int, causal: Bool, heads: Range<Int>,
+                                output: UnsafeMutablePointer<Float>, outputStride: Int) {
     precondition(tokens >= 1 && tokens <= length && length <= layout.capacity, "attention positions out of range")
     let d = layout.headDim
     let scale = 1 / Float(d).squareRoot()
@@ -246,8 +269,37 @@ public func cachedAttentionReference(queries: UnsafePointer<Float>, queryStride:
     }
 }
 
+/// A layer's key/value cache of either precision, as the transformer blocks use it.
+public protocol AttentionCache: AnyObject {
+    /// Sizes of the key and value tensors.
+    var layout: KVCacheLayout { get }
+    /// Positions filled.
+    var count: Int { get }
+    /// Appends the K and V rows (`[tokens, heads * headDim]` each, with row strides) of the next positions.
+    func append(keys: UnsafePointer<Float>, keyStride: Int, values: UnsafePointer<Float>, valueStride: Int, tokens: Int)
+    /// Attention of the last `tokens` appended positions over the whole cache (causal or not), for a range of heads.
+    func attend(queries: UnsafePointer<Float>, queryStride: Int, tokens: Int, heads: Range<Int>, causal: Bool,
+                output: UnsafeMutablePointer<Float>, outputStride: Int)
+}
+
+/// How a KV cache stores its values.
+public enum KVCachePrecision: Sendable, CaseIterable {
+    /// Float: exact, 4 bytes per value.
+    case f32
+    /// binary16: 2 bytes per value (half the memory and the bandwidth attention reads), values rounded to 11 bits.
+    case f16
+
+    /// Bytes per cached value.
+    public var bytesPerValue: Int { self == .f32 ? 4 : 2 }
+
+    /// An empty cache of this precision.
+    public func makeCache(layout: KVCacheLayout) -> AttentionCache {
+        self == .f32 ? KVCache(layout: layout) : KVCacheF16(layout: layout)
+    }
+}
+
 /// One layer's key/value cache owning its storage; `count` advances by exactly the positions appended.
-public final class KVCache {
+public final class KVCache: AttentionCache {
     /// Sizes of the two tensors.
     public let layout: KVCacheLayout
     /// Keys, `[heads, capacity, headDim]`.
@@ -288,8 +340,14 @@ public final class KVCache {
     ///   - output: `[tokens, heads * headDim]`, row stride `outputStride`.
     public func attend(queries: UnsafePointer<Float>, queryStride: Int, tokens: Int, heads: Range<Int>,
                        output: UnsafeMutablePointer<Float>, outputStride: Int) {
-        cachedAttention(queries: queries, queryStride: queryStride, tokens: tokens, keyCache: keys, valueCache: values,
-                  layout: layout, length: count, causal: true, heads: heads, output: output,
-                  outputStride: outputStride)
+        attend(queries: queries, queryStride: queryStride, tokens: tokens, heads: heads, causal: true, output: output,
+               outputStride: outputStride)
+    }
+
+    public func attend(queries: UnsafePointer<Float>, queryStride: Int, tokens: Int, heads: Range<Int>, causal: Bool,
+                       output: UnsafeMutablePointer<Float>, outputStride: Int) {
+        attention(queries: queries, queryStride: queryStride, tokens: tokens, keyCache: UnsafePointer(keys),
+                  valueCache: UnsafePointer(values), layout: layout, length: count, causal: causal, heads: heads,
+                  output: output, outputStride: outputStride)
     }
 }

@@ -9,9 +9,7 @@
 //   and the surplus `128 * sum(qX)` is cancelled by starting the accumulator at
 //   `-128 * sum_{k<4} qX[4l+k]`, which the activation quantiser stores next to the codes. The
 //   weights stay exactly ggml's Q8_0 on disk. Swift's SIMD API has no such operation and LLVM never
-//   forms it from plain code, so it comes from the compiler's `Builtin` module (the LLVM intrinsic
-//   itself, inlined like any SIMD operation; `BuiltinModule` is enabled for this target only with
-//   `CLIPGEN_VNNI`).
+//   forms it from plain code, so it comes from the compiler's `Builtin` module (Intrinsics.swift).
 // * Everywhere else: 16-bit multiplies. A block's 32 weight bytes are loaded as 16 Int16 lanes (even
 //   byte in the low half, odd byte in the high half); with activations stored times 256,
 //   `mulhi(w << 8, 256 xe) = we * xe` and `mulhi(w & 0xFF00, 256 xo) = wo * xo` exactly (vpmulhw),
@@ -23,22 +21,6 @@
 //   other: Int16 256 * qX[2i] for i in 0..<16, then Int16 256 * qX[2i+1] for i in 0..<16.
 
 #if CLIPGEN_VNNI
-import Builtin
-
-/// `acc + sum_{k<4} u[4l+k] * s[4l+k]` per Int32 lane l, u read as unsigned and s as signed bytes
-/// (one `vpdpbusd zmm`). Exact: |sum| <= 4 * 255 * 128 per call.
-@inline(__always)
-func dotBytesAccumulate(_ acc: SIMD16<Int32>, unsigned u: SIMD16<Int32>, signed s: SIMD16<Int32>) -> SIMD16<Int32> {
-    var r = SIMD16<Int32>()
-    r._storage._value = Builtin.int_x86_avx512_vpdpbusd_512(acc._storage._value, u._storage._value, s._storage._value)
-    return r
-}
-
-/// Asks for the cache line at `p` now (prefetcht0); never faults, whatever the address.
-@inline(__always)
-func prefetch(_ p: UnsafeRawPointer) {
-    Builtin.int_prefetch_RawPointer(p._rawValue, Int32(0)._value, Int32(3)._value, Int32(1)._value)
-}
 
 /// One quantised activation block, loaded once and used against many weight rows.
 struct ActivationBlock {
@@ -81,10 +63,7 @@ struct PreparedPair {
 /// written with the SIMD API, LLVM built both lane by lane and this ran ~3% of a transformer step.
 @inline(__always)
 func storeActivationBlock(_ out: UnsafeMutableRawPointer, _ q: (SIMD16<Int32>, SIMD16<Int32>)) {
-    var a = SIMD16<Int8>(), b = SIMD16<Int8>()                                        // q[0..<16], q[16..<32]
-    a._storage._value = Builtin.truncOrBitCast_Vec16xInt32_Vec16xInt8(q.0._storage._value)
-    b._storage._value = Builtin.truncOrBitCast_Vec16xInt32_Vec16xInt8(q.1._storage._value)
-    let bytes = SIMD32(lowHalf: a, highHalf: b)
+    let bytes = SIMD32(lowHalf: lowBytes(q.0), highHalf: lowBytes(q.1))               // q[0..<32]
     out.storeBytes(of: bytes, as: SIMD32<Int8>.self)
     // Sum of each group of 4 codes: a dot product with bytes of 1, then times -128.
     let codes = unsafeBitCast(bytes, to: SIMD8<Int32>.self)

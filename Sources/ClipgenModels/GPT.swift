@@ -95,7 +95,11 @@ public final class GPT {
     }
 
     /// Fresh state (empty KV caches) for `candidates` sequences sampled together.
-    public func makeState(candidates: Int) -> GPTState { GPTState(config: config, candidates: candidates) }
+    /// - Parameter cache: the KV cache precision: binary16 by default (half the memory and the bytes attention reads
+    ///   per token; see README for its effect on tokens), Float for exact parity with a float reference.
+    public func makeState(candidates: Int, cache: KVCachePrecision = .f16) -> GPTState {
+        GPTState(config: config, candidates: candidates, precision: cache)
+    }
 
     /// Feeds position 0, the condition, of every candidate and writes the logits of the first token.
     /// - Parameters:
@@ -137,9 +141,10 @@ public final class GPT {
     /// The whole sequence at once (one candidate): condition then `tokens`, logits of every position.
     /// Decoding with `start` + `step` gives the same bits; this is the prefill path and the test oracle.
     /// - Returns: `[tokens.count + 1, vocab]`.
-    public func forwardAll(condition: [Float], tokens: [Int32], pool: ThreadPool) -> [Float] {
+    public func forwardAll(condition: [Float], tokens: [Int32], cache: KVCachePrecision = .f16,
+                           pool: ThreadPool) -> [Float] {
         precondition(condition.count == config.condDim && tokens.count + 1 <= config.positions)
-        let state = makeState(candidates: 1)
+        let state = makeState(candidates: 1, cache: cache)
         let t = tokens.count + 1, d = config.dModel
         state.reserve(rows: t)
         var normalised = [Float](repeating: 0, count: config.condDim)
@@ -156,7 +161,7 @@ public final class GPT {
     /// The blocks over `state.x` = `[candidates * tokens, d]` (candidate-major), appending to the caches.
     private func run(_ s: GPTState, tokens t: Int, pool: ThreadPool) {
         for (n, block) in blocks.enumerated() {
-            block(s.scratch, tokens: t, caches: s.caches.map { $0[n] }, causal: true, pool: pool)
+            block(s.scratch, tokens: t, caches: s.byLayer[n], causal: true, pool: pool)
         }
         s.position += t
     }
@@ -176,20 +181,29 @@ public final class GPTState {
     /// Positions fed so far (the same for every candidate).
     public internal(set) var position = 0
     let config: GPTConfig
-    let caches: [[KVCache]]                                 // [candidates][layers]
+    /// How the KV caches store values.
+    public let precision: KVCachePrecision
+    let caches: [[AttentionCache]]                          // [candidates][layers]
+    /// The same caches by layer: `byLayer[n]` holds layer n's cache of every candidate (built once, not per token).
+    let byLayer: [[AttentionCache]]                         // [layers][candidates]
     let scratch: BlockScratch
 
-    init(config: GPTConfig, candidates: Int) {
+    init(config: GPTConfig, candidates: Int, precision: KVCachePrecision) {
         precondition(candidates >= 1, "at least one candidate")
         self.config = config
         self.candidates = candidates
+        self.precision = precision
         let layout = KVCacheLayout(heads: config.heads, capacity: config.positions, headDim: config.headDim)
-        caches = (0..<candidates).map { _ in (0..<config.layers).map { _ in KVCache(layout: layout) } }
+        let all = (0..<candidates).map { _ in (0..<config.layers).map { _ in precision.makeCache(layout: layout) } }
+        caches = all
+        byLayer = (0..<config.layers).map { n in all.map { $0[n] } }
         scratch = BlockScratch(width: config.dModel, mlpWidth: config.dFF)
     }
 
     /// Bytes held by the KV caches (the state's memory that grows with candidates and model size).
-    public var cacheBytes: Int { candidates * config.layers * 2 * config.heads * config.positions * config.headDim * 4 }
+    public var cacheBytes: Int {
+        candidates * config.layers * 2 * config.heads * config.positions * config.headDim * precision.bytesPerValue
+    }
 
     var x: UnsafeMutablePointer<Float> { scratch.x }
     var h: UnsafeMutablePointer<Float> { scratch.h }

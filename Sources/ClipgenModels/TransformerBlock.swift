@@ -42,7 +42,7 @@ final class TransformerBlock {
 
     /// Runs the block in place on `s.x` = `[sequences * tokens, width]` (sequence-major): the new positions of
     /// every sequence are appended to its cache and attend to everything cached (causally or not).
-    func callAsFunction(_ s: BlockScratch, tokens t: Int, caches: [KVCache], causal: Bool, pool: ThreadPool) {
+    func callAsFunction(_ s: BlockScratch, tokens t: Int, caches: [AttentionCache], causal: Bool, pool: ThreadPool) {
         let d = width, rows = caches.count * t
         layerNorm(s.x, into: s.h, gamma: norm1Weight, beta: norm1Bias, columns: d, rows: 0..<rows, eps: eps)
         qkv(s.h, batch: rows, into: s.qkv, pool: pool)                           // [rows, 3d]
@@ -53,10 +53,8 @@ final class TransformerBlock {
         let heads = self.heads
         pool.parallelFor(caches.count * heads) { task in
             let j = task / heads, head = task % heads
-            let cache = caches[j]
-            cachedAttention(queries: s.qkv + j * t * 3 * d, queryStride: 3 * d, tokens: t, keyCache: cache.keys,
-                            valueCache: cache.values, layout: cache.layout, length: cache.count, causal: causal,
-                            heads: head..<(head + 1), output: s.h + j * t * d, outputStride: d)
+            caches[j].attend(queries: s.qkv + j * t * 3 * d, queryStride: 3 * d, tokens: t, heads: head..<(head + 1),
+                             causal: causal, output: s.h + j * t * d, outputStride: d)
         }
         out(s.h, batch: rows, into: s.scratch, pool: pool)                      // [rows, d]
         addInPlace(s.x, s.scratch, count: rows * d)

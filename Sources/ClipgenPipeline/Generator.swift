@@ -4,6 +4,7 @@
 
 import ClipgenFile
 import ClipgenImage
+import ClipgenKernels
 import ClipgenModels
 import ClipgenThreads
 import Foundation
@@ -96,6 +97,8 @@ public final class Generator {
     public let pool: ThreadPool
     /// Seconds spent opening, validating and mapping the file and building the models.
     public let loadSeconds: Double
+    /// Precision of the transformer's KV cache (binary16 by default: half the memory and attention's reads).
+    public var kvCache: KVCachePrecision = .f16
     let file: GGUFFile
 
     /// Opens the model file and checks every tensor of the three components.
@@ -164,7 +167,7 @@ public final class Generator {
     public func sample(embedding: [Float], candidates: Int, seed: UInt64, settings: SamplerSettings,
                        progress: ((Int, Int) -> Void)? = nil) -> [[Int32]] {
         let gpt = transformer, vocab = gpt.config.vocabSize, count = gpt.config.tokensPerImage
-        let state = gpt.makeState(candidates: candidates)
+        let state = gpt.makeState(candidates: candidates, cache: kvCache)
         var sampler = TokenSampler(settings: settings, seed: seed, candidates: candidates)
         var logits = [Float](repeating: 0, count: candidates * vocab)
         let conditions = [[Float]](repeating: embedding, count: candidates).flatMap { $0 }

@@ -129,3 +129,52 @@ private struct AttentionCase {
     cache.reset()
     #expect(cache.count == 0)
 }
+
+/// A binary16 cache: values are rounded to nearest-even when appended (as `halfBitsFromFloat`), and attention over it
+/// gives exactly the bits of the Float kernel over the rounded values; one-at-a-time decoding equals the prefill.
+@Test func halfPrecisionCacheEqualsFloatKernelOnRoundedValues() {
+    for (headDim, length) in [(64, 40), (33, 17), (1, 5), (80, 33)] {
+        let heads = 3, width = heads * headDim
+        var random = SplitMixFloats(seed: UInt64(headDim * 7 + length))
+        let keys = random.array(length * width, -2, 2), values = random.array(length * width, -1, 1)
+        let queries = random.array(length * width, -2, 2)
+        let layout = KVCacheLayout(heads: heads, capacity: length, headDim: headDim)
+        let half = KVCacheF16(layout: layout)
+        half.append(keys: keys, keyStride: width, values: values, valueStride: width, tokens: length)
+        // The Float cache of the same values rounded through binary16.
+        let rounded = KVCache(layout: layout)
+        let round = { (x: [Float]) in x.map { floatFromHalfBits(halfBitsFromFloat($0)) } }
+        rounded.append(keys: round(keys), keyStride: width, values: round(values), valueStride: width, tokens: length)
+        for i in 0..<layout.elementCount where i % layout.headDim < headDim {
+            if half.keys[i].bits != halfBitsFromFloat(rounded.keys[i]) { Issue.record("key \(i) rounded differently"); break }
+        }
+        for causal in [true, false] {
+            var a = [Float](repeating: .nan, count: length * width), b = a
+            half.attend(queries: queries, queryStride: width, tokens: length, heads: 0..<heads, causal: causal,
+                        output: &a, outputStride: width)
+            rounded.attend(queries: queries, queryStride: width, tokens: length, heads: 0..<heads, causal: causal,
+                           output: &b, outputStride: width)
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "headDim \(headDim) length \(length) causal \(causal)")
+        }
+        // Decoding one position at a time through the F16 cache equals the causal prefill above.
+        let stepwise = KVCacheF16(layout: layout)
+        var prefill = [Float](repeating: .nan, count: length * width), decoded = prefill
+        half.attend(queries: queries, queryStride: width, tokens: length, heads: 0..<heads, causal: true,
+                    output: &prefill, outputStride: width)
+        for t in 0..<length {
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    stepwise.append(keys: k.baseAddress! + t * width, keyStride: width, values: v.baseAddress! + t * width,
+                                    valueStride: width, tokens: 1)
+                }
+            }
+            queries.withUnsafeBufferPointer { q in
+                decoded.withUnsafeMutableBufferPointer { o in
+                    stepwise.attend(queries: q.baseAddress! + t * width, queryStride: width, tokens: 1, heads: 0..<heads,
+                                    causal: true, output: o.baseAddress! + t * width, outputStride: width)
+                }
+            }
+        }
+        #expect(decoded.map(\.bitPattern) == prefill.map(\.bitPattern), "F16 decode != prefill, headDim \(headDim)")
+    }
+}

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The kernel module must build with Embedded Swift for aarch64, so it may import nothing: no Foundation, no Glibc.
-/// The one exception is the compiler's own `Builtin` module in Q8Dot.swift (the vpdpbusd instruction on VNNI hosts),
+/// The one exception is the compiler's own `Builtin` module in Intrinsics.swift (vpdpbusd and friends on VNNI hosts),
 /// which is part of the toolchain, not a library.
 @Test func kernelModuleImportsNothing() throws {
     let sources = URL(fileURLWithPath: #filePath)
@@ -15,7 +15,7 @@ import Testing
         let imports = text.split(separator: "\n").filter {
             $0.trimmingCharacters(in: .whitespaces).range(of: #"^(@\w+\s+)?import\s"#, options: .regularExpression) != nil
         }
-        let allowed = file == "Q8Dot.swift" ? ["import Builtin"] : []
+        let allowed = file == "Intrinsics.swift" ? ["import Builtin"] : []
         #expect(imports.map { $0.trimmingCharacters(in: .whitespaces) } == allowed, "\(file) imports \(imports); ClipgenKernels must depend on the Swift stdlib only")
     }
 }

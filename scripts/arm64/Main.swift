@@ -28,6 +28,9 @@ struct ArmKernelChecks {
         #if CHECK_ATTENTION
         attentionChecks()
         #endif
+        #if CHECK_KVCACHEF16
+        kvCacheF16Checks()
+        #endif
         #if CHECK_FLOAT16BITS
         float16BitsChecks()
         #endif
