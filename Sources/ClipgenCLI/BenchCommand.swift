@@ -36,8 +36,8 @@ struct ModelBenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if candidates < 1 || candidates > 256 { throw ValidationError("--candidates must be in 1...256 (got \(candidates))") }
-        if repeats < 1 { throw ValidationError("--repeats must be at least 1 (got \(repeats))") }
+        if candidates < 1 || candidates > 256 { throw InputError("--candidates must be in 1...256 (got \(candidates))") }
+        if repeats < 1 { throw InputError("--repeats must be at least 1 (got \(repeats))") }
     }
 
     func run() throws {
@@ -89,8 +89,8 @@ struct KernelsCommand: ParsableCommand {
 
     func validate() throws {
         _ = try validatedThreads(threads)
-        if fileMib < 64 { throw ValidationError("--file-mib must be at least 64 (got \(fileMib))") }
-        if repeats < 1 { throw ValidationError("--repeats must be at least 1 (got \(repeats))") }
+        if fileMib < 64 { throw InputError("--file-mib must be at least 64 (got \(fileMib))") }
+        if repeats < 1 { throw InputError("--repeats must be at least 1 (got \(repeats))") }
     }
 
     func run() throws {

@@ -42,15 +42,15 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         try requireUTF8Arguments()
-        if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the prompt is empty") }
-        if candidates < 1 || candidates > 256 { throw ValidationError("--candidates must be in 1...256 (got \(candidates))") }
+        if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw InputError("the prompt is empty") }
+        if candidates < 1 || candidates > 256 { throw InputError("--candidates must be in 1...256 (got \(candidates))") }
         if let keep, keep < 1 || keep > candidates {
-            throw ValidationError("--keep must be in 1...\(candidates), the number of candidates (got \(keep))")
+            throw InputError("--keep must be in 1...\(candidates), the number of candidates (got \(keep))")
         }
         for path in [out] + (sheet.map { [$0] } ?? []) {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             if !FileManager.default.isWritableFile(atPath: directory) {
-                throw ValidationError("cannot write \(path): directory \(directory) does not exist or is not writable")
+                throw InputError("cannot write \(path): directory \(directory) does not exist or is not writable")
             }
         }
     }

@@ -18,7 +18,7 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         _ = try validatedThreads(threads)
-        if !["f16", "f32"].contains(kvCache) { throw ValidationError("--kv-cache must be f16 or f32 (got \(kvCache))") }
+        if !["f16", "f32"].contains(kvCache) { throw InputError("--kv-cache must be f16 or f32 (got \(kvCache))") }
     }
 
     var cachePrecision: KVCachePrecision { kvCache == "f32" ? .f32 : .f16 }
@@ -36,7 +36,7 @@ struct ModelOptions: ParsableArguments {
             directory.deleteLastPathComponent()
         }
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
-        throw ValidationError("""
+        throw InputError("""
             no model given and no bundled default model found (\(relative)): this checkout does not ship one yet. \
             Pass --model FILE, e.g. a random tiny model: clipgen-convert synth --preset tiny --out synth && \
             clipgen-convert convert --clip synth/clip.pt --vqgan synth/vqgan.ckpt --transformer synth/gpt.pt --out tiny.gguf
@@ -67,7 +67,7 @@ struct SamplerOptions: ParsableArguments {
     var settings: SamplerSettings { SamplerSettings(topK: topK, topP: topP, temperature: temperature) }
 
     func validate() throws {
-        if let problem = settings.problem { throw ValidationError(problem) }
+        if let problem = settings.problem { throw InputError(problem) }
     }
 }
 
@@ -76,7 +76,7 @@ func requireUTF8Arguments() throws {
     for i in 1..<Int(CommandLine.argc) {
         guard let raw = CommandLine.unsafeArgv[i] else { continue }
         if String(validatingCString: raw) == nil {
-            throw ValidationError("argument \(i) is not valid UTF-8 text")
+            throw InputError("argument \(i) is not valid UTF-8 text")
         }
     }
 }

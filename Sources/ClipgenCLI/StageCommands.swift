@@ -68,17 +68,17 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: tokens)) } catch {
-            throw ValidationError("cannot read --tokens \(tokens): \(error.localizedDescription)")
+            throw InputError("cannot read --tokens \(tokens): \(error.localizedDescription)")
         }
         let parsed = try? JSONSerialization.jsonObject(with: data)
         let values = (parsed as? [String: Any])?["tokens"] ?? parsed
         guard let numbers = values as? [NSNumber], numbers.allSatisfy({ Double($0.int64Value) == $0.doubleValue }) else {
-            throw ValidationError("\(tokens): expected a JSON array of integer token ids, or an object with one under \"tokens\"")
+            throw InputError("\(tokens): expected a JSON array of integer token ids, or an object with one under \"tokens\"")
         }
         let generator = try model.generator()
         let ids = numbers.map { Int32(clamping: $0.int64Value) }
         let image: RGBImage
-        do { image = try generator.decode(ids) } catch { throw ValidationError("\(tokens): \(error)") }
+        do { image = try generator.decode(ids) } catch { throw InputError("\(tokens): \(error)") }
         try PNG.write(image, to: out, text: [("Software", "clipgen \(clipgenVersion)"), ("tokens", tokens)])
         try printJSON(["out": out, "width": image.width, "height": image.height])
     }
