@@ -133,14 +133,6 @@ public final class CLIPImageEncoder {
             layerNorm(scratch.x, into: $0.baseAddress!, gamma: lnPostWeight, beta: lnPostBias, columns: d, rows: 0..<1,
                       eps: c.lnEps)
         }
-        var embedding = [Float](repeating: 0, count: c.embedDim)
-        pooled.withUnsafeBufferPointer { x in
-            embedding.withUnsafeMutableBufferPointer { projection(x.baseAddress!, batch: 1, into: $0.baseAddress!, pool: pool) }
-        }
-        var normalised = embedding
-        embedding.withUnsafeBufferPointer { e in
-            normalised.withUnsafeMutableBufferPointer { l2Normalise(e.baseAddress!, into: $0.baseAddress!, count: c.embedDim) }
-        }
-        return normalised
+        return pooledEmbedding(pooled, projection: projection, pool: pool)
     }
 }

@@ -101,17 +101,23 @@ public final class CLIPTextEncoder {
             layerNorm(scratch.x + pooled * c.width, into: $0.baseAddress!, gamma: lnFinalWeight, beta: lnFinalBias,
                       columns: c.width, rows: 0..<1, eps: c.lnEps)
         }
-        var embedding = row
-        if let projection {
-            embedding = [Float](repeating: 0, count: c.embedDim)
-            row.withUnsafeBufferPointer { x in
-                embedding.withUnsafeMutableBufferPointer { projection(x.baseAddress!, batch: 1, into: $0.baseAddress!, pool: pool) }
-            }
-        }
-        var normalised = embedding
-        embedding.withUnsafeBufferPointer { e in
-            normalised.withUnsafeMutableBufferPointer { l2Normalise(e.baseAddress!, into: $0.baseAddress!, count: c.embedDim) }
-        }
-        return normalised
+        return pooledEmbedding(row, projection: projection, pool: pool)
     }
+}
+
+/// CLIP's last step for either tower: the pooled row through the projection (when there is one), L2-normalised.
+/// - Parameter row: `[width]`, after the final LayerNorm.
+func pooledEmbedding(_ row: [Float], projection: Linear?, pool: ThreadPool) -> [Float] {
+    var embedding = row
+    if let projection {
+        embedding = [Float](repeating: 0, count: projection.outFeatures)              // [embedDim]
+        row.withUnsafeBufferPointer { x in
+            embedding.withUnsafeMutableBufferPointer { projection(x.baseAddress!, batch: 1, into: $0.baseAddress!, pool: pool) }
+        }
+    }
+    var normalised = embedding
+    embedding.withUnsafeBufferPointer { e in
+        normalised.withUnsafeMutableBufferPointer { l2Normalise(e.baseAddress!, into: $0.baseAddress!, count: e.count) }
+    }
+    return normalised
 }
