@@ -171,7 +171,32 @@ def build_parser() -> argparse.ArgumentParser:
                     p.add_argument(f"--{stage}-{opt}", type=kind, help=f"{opt} of the {stage} stage")
             p.add_argument("--quant", choices=("q8_0", "f16", "f32"), default="q8_0", help="converter --quant")
         p.set_defaults(run=cmd)
+    _add_eval(sub)
     return parser
+
+
+def _add_eval(sub) -> None:
+    text = "evaluate a model file: oracle accuracies and CLIP cosines of images made by the Swift runtime"
+    p = sub.add_parser("eval", help=text, description=text + " (and optionally the float PyTorch model).")
+    p.add_argument("--model", required=True, metavar="FILE", help="the model file (as shipped, e.g. Q8_0)")
+    p.add_argument("--float-model", metavar="FILE", help="a float conversion of the same checkpoints (convert "
+                   "--quant f32): also evaluate it with the PyTorch reference forwards")
+    p.add_argument("--clipgen", metavar="PATH", help="the clipgen executable (default: .build/release/clipgen "
+                   "of this checkout)")
+    p.add_argument("--out", required=True, metavar="DIR", help="images and results.json go here")
+    p.add_argument("--prompts", type=int, default=60, help="prompts of the fixed set (default %(default)s)")
+    p.add_argument("--seeds", type=int, default=2, help="sampler seeds per prompt (default %(default)s)")
+    p.add_argument("--candidates", type=int, default=8, help="candidates per image, reranked (default %(default)s)")
+    p.add_argument("--threads", type=int, help="threads of clipgen and torch")
+    p.add_argument("--sheet", metavar="PNG", help="also write a contact sheet of the runtime's images")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
+    p.set_defaults(run=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from clipgen_train import evaluate
+
+    return evaluate.main(args)
 
 
 def main(argv: list[str] | None = None) -> int:

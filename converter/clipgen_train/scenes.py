@@ -100,13 +100,13 @@ def render(scene: Scene, size: int) -> torch.Tensor:
     y, x = np.meshgrid(centres, centres, indexing="ij")  # [size, size] each
     image = np.broadcast_to(np.array(COLOURS[scene.background], np.float32), (size, size, 3)).copy()  # [H, W, 3]
     for obj in scene.objects:
-        d = _signed_distance(obj.shape, x - obj.cx, y - obj.cy, obj.extent) * size  # [H, W] in pixels
+        d = signed_distance(obj.shape, x - obj.cx, y - obj.cy, obj.extent) * size  # [H, W] in pixels
         alpha = np.clip(0.5 - d, 0.0, 1.0)[..., None]  # [H, W, 1] coverage
         image = image * (1.0 - alpha) + np.array(COLOURS[obj.colour], np.float32) * alpha  # [H, W, 3]
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))  # [3, H, W]
 
 
-def _signed_distance(shape: str, x: np.ndarray, y: np.ndarray, r: float) -> np.ndarray:
+def signed_distance(shape: str, x: np.ndarray, y: np.ndarray, r: float) -> np.ndarray:
     """Signed distance (negative inside) from points (x, y), relative to the centre, to a shape of half-extent r."""
     if shape == "circle":
         return np.sqrt(x * x + y * y) - r
