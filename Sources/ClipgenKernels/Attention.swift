@@ -143,7 +143,7 @@ extension Float: CacheElement {
 ///
 /// Per 64 output floats, even and odd positions go to separate register accumulators (two FMA chains hide the
 /// FMA latency), added at the end; the order depends only on `count`, never on the caller's blocking.
-@inline(__always) private func accumulateValues<E: CacheElement>(_ p: UnsafePointer<Float>, values: UnsafePointer<E>, count: Int,
+@inline(__always) func accumulateValues<E: CacheElement>(_ p: UnsafePointer<Float>, values: UnsafePointer<E>, count: Int,
                                                 headDim: Int, into out: UnsafeMutablePointer<Float>) {
     typealias V = SIMD16<Float>
     var i = 0

@@ -1,5 +1,5 @@
-// aarch64 checks of KVCacheF16.swift: a binary16 cache rounds values as halfBitsFromFloat does, attention over it
-// equals the Float kernel over the rounded values bit for bit, and decoding one position at a time equals the prefill.
+// aarch64 checks of KVCacheF16.swift: attention over a binary16 cache (keys transposed) matches the Float kernel over
+// the rounded values within the attention tolerance, and decoding one position at a time equals the prefill.
 import ClipgenKernels
 
 func kvCacheF16Checks() {
@@ -21,7 +21,7 @@ func kvCacheF16Checks() {
         rounded.attend(queries: queries, queryStride: width, tokens: length, heads: 0..<heads, causal: true,
                        output: &b, outputStride: width)
         check("F16 cache attention vs Float kernel on rounded values, \(heads) x \(headDim), \(length) positions",
-              bitMismatches(a, b) == 0, bitsDetail(a, b))
+              maxAbsDifference(a, b) <= attentionAbsoluteTolerance, "max abs \(sci(maxAbsDifference(a, b)))")
         let stepwise = KVCacheF16(layout: layout)
         var decoded = [Float](repeating: .nan, count: length * width)
         for t in 0..<length {
