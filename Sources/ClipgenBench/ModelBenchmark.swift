@@ -34,6 +34,11 @@ public struct ModelBenchReport: Codable {
     /// Bytes of the transformer's weights (all read once per token position) and the rate they stream at.
     public var transformerWeightBytes: Int
     public var transformerGigabytesPerSecond: Double
+    /// Sequential read rate of the whole mapped model file at the same thread count, measured after the runs
+    /// (median of 3), the per-token floor it implies (transformer bytes / read rate) and per-token time / floor.
+    public var mappedReadGigabytesPerSecond: Double
+    public var perTokenFloorMilliseconds: Double
+    public var perTokenRatioToFloor: Double
     /// Largest RssAnon seen between stages (runtime memory) and RssFile (mapped weights), peak resident (VmHWM).
     public var peakRssAnonBytes: Int
     public var rssFileBytes: Int
@@ -51,6 +56,9 @@ public struct ModelBenchReport: Codable {
             text encode                         \(ms(encodeMilliseconds))
             sample, per token position          \(ms(perTokenMilliseconds))  (\(String(format: "%.1f", tokensPerSecond)) positions/s; \
             transformer weights \(MemoryReport.mebibytes(transformerWeightBytes)) streamed at \(String(format: "%.2f", transformerGigabytesPerSecond)) GB/s)
+            per-token floor: \(MemoryReport.mebibytes(transformerWeightBytes)) / \(String(format: "%.1f", mappedReadGigabytesPerSecond)) GB/s \
+            (sequential read of the mapped file) = \(String(format: "%.2f", perTokenFloorMilliseconds)) ms; \
+            per token / floor = \(String(format: "%.2f", perTokenRatioToFloor))
             sample, whole grid                  \(ms(sampleMilliseconds))
             decode one \(image[0])x\(image[1]) image           \(ms(decodeMilliseconds))\(rerankMilliseconds.map { "\nrerank (decode the rest, CLIP-score all)  " + ms($0) } ?? "")
             end to end                          \(ms(endToEndMilliseconds))
@@ -115,8 +123,16 @@ public struct ModelBenchmark {
             total.append(monotonicSeconds() - start)
         }
         let memory = MemoryReport.current()
-        let gptBytes = try GGUFFile(path: modelPath).tensors.filter { $0.name.hasPrefix("gpt.") }.reduce(0) { $0 + $1.byteCount }
+        let file = try GGUFFile(path: modelPath)
+        let gptBytes = file.tensors.filter { $0.name.hasPrefix("gpt.") }.reduce(0) { $0 + $1.byteCount }
         let perTokenSummary = Summary(perToken.map { $0 * 1000 })
+        progress("reading the mapped file for the bandwidth floor ...")
+        let readRate = Summary((0..<3).map { _ in
+            let start = monotonicSeconds()
+            _ = parallelRead(file.mappedBytes, pool: generator.pool)
+            return Double(file.fileSize) / (monotonicSeconds() - start) / 1e9
+        }).median
+        let floor = Double(gptBytes) / readRate / 1e6                                   // ms
         let c = generator.decoder.config
         return ModelBenchReport(
             machine: CPUInfo.machineLine, model: modelPath, threads: generator.pool.threadCount, candidates: candidates,
@@ -128,6 +144,8 @@ public struct ModelBenchmark {
             tokensPerSecond: 1000 / perTokenSummary.median,
             transformerWeightBytes: gptBytes,
             transformerGigabytesPerSecond: Double(gptBytes) / (perTokenSummary.median / 1000) / 1e9,
+            mappedReadGigabytesPerSecond: readRate, perTokenFloorMilliseconds: floor,
+            perTokenRatioToFloor: perTokenSummary.median / floor,
             peakRssAnonBytes: sampler.stop(), rssFileBytes: memory?.file ?? 0, peakResidentBytes: memory?.peak ?? 0,
             image: [c.imageWidth, c.imageHeight])
     }
@@ -164,4 +182,17 @@ final class PeakAnonymousMemory: @unchecked Sendable {
             return peak
         }
     }
+}
+
+/// Checksum of a mapped region read in 8 MiB chunks across the pool (the read loop of `clipgen bench kernels`).
+func parallelRead(_ bytes: UnsafeRawBufferPointer, pool: ThreadPool) -> UInt32 {
+    let chunk = 8 << 20
+    let chunks = (bytes.count + chunk - 1) / chunk
+    let sums = UnsafeMutablePointer<UInt32>.allocate(capacity: chunks)
+    defer { sums.deallocate() }
+    pool.parallelFor(chunks) { i in
+        let start = i * chunk
+        sums[i] = readChecksum(bytes.baseAddress! + start, byteCount: min(chunk, bytes.count - start) / 256 * 256)
+    }
+    return (0..<chunks).reduce(0) { $0 &+ sums[$1] }
 }

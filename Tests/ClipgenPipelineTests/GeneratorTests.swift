@@ -137,6 +137,28 @@ private func fixtureDirectory() throws -> String? {
         #expect(!FileManager.default.fileExists(atPath: directory + "/no.png"))
     }
 
+    /// `clipgen bench --model` runs end to end and its JSON carries every figure the README quotes.
+    @Test func modelBenchPrintsEveryFigure() throws {
+        guard let directory = try fixtureDirectory() else { return }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("clipgen").path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            Issue.record("clipgen executable not found next to the test bundle at \(executable)")
+            return
+        }
+        let json = try run(executable, ["bench", "--model", directory + "/q8_0.gguf", "--threads", "2", "--candidates", "2",
+                                        "--repeats", "1", "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]
+        for key in ["per_token_milliseconds", "decode_milliseconds", "rerank_milliseconds", "end_to_end_milliseconds",
+                    "peak_rss_anon_bytes", "rss_file_bytes", "machine"] {
+            #expect(report[key] != nil, "bench JSON lacks \(key)")
+        }
+        for key in ["mapped_read_gigabytes_per_second", "per_token_floor_milliseconds", "per_token_ratio_to_floor",
+                    "transformer_weight_bytes"] {
+            #expect((report[key] as? Double ?? 0) > 0, "bench JSON: \(key) = \(report[key] ?? "missing")")
+        }
+    }
+
     /// README.md's "Generating from Swift" block, run on the fixture so the example cannot rot.
     @Test func readmeGeneratorUsageRuns() throws {
         guard let directory = try fixtureDirectory() else { return }
