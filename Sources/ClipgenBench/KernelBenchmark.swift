@@ -58,7 +58,7 @@ public struct KernelBenchmark {
             let pool = ThreadPool(threads: threads)
             progress("\(threads) thread(s): sequential read of the mapping ...")
             // One untimed pass faults every page in: the figures are the steady state of a mapped model.
-            _ = parallelReadChecksum(file, pool: pool)
+            _ = parallelRead(UnsafeRawBufferPointer(start: file.base, count: file.byteCount), pool: pool)
             if threads == 1 {
                 // The figures below are DRAM figures only if the whole file is resident (page cache, not disk).
                 let memory = MemoryReport.current()
@@ -68,7 +68,7 @@ public struct KernelBenchmark {
                         + "resident: figures include disk reads; use a smaller --file-mib")
                 }
             }
-            let read = Summary(measure(repeats: config.repeats) { _ = parallelReadChecksum(file, pool: pool) })
+            let read = Summary(measure(repeats: config.repeats) { _ = parallelRead(UnsafeRawBufferPointer(start: file.base, count: file.byteCount), pool: pool) })
                 .inverted { Double(file.byteCount) / $0 / 1e9 }
             report.read.append(.init(threads: threads, gigabytesPerSecond: read))
 
@@ -103,22 +103,6 @@ public struct KernelBenchmark {
             }
         }
         return report
-    }
-
-    private func parallelReadChecksum(_ file: ScratchWeightFile, pool: ThreadPool) -> UInt32 {
-        // Fixed 8 MiB chunks handed out dynamically: each thread streams long contiguous runs.
-        let chunk = 8 << 20
-        let chunks = (file.byteCount + chunk - 1) / chunk
-        let sums = UnsafeMutablePointer<UInt32>.allocate(capacity: chunks)
-        defer { sums.deallocate() }
-        pool.parallelFor(chunks) { i in
-            let start = i * chunk
-            let length = min(chunk, file.byteCount - start) / 256 * 256
-            sums[i] = readChecksum(file.base + start, byteCount: length)
-        }
-        var total: UInt32 = 0
-        for i in 0..<chunks { total &+= sums[i] }
-        return total
     }
 
     private func measureGEMM(pool: ThreadPool, repeats: Int) -> Summary {

@@ -183,16 +183,3 @@ final class PeakAnonymousMemory: @unchecked Sendable {
         }
     }
 }
-
-/// Checksum of a mapped region read in 8 MiB chunks across the pool (the read loop of `clipgen bench kernels`).
-func parallelRead(_ bytes: UnsafeRawBufferPointer, pool: ThreadPool) -> UInt32 {
-    let chunk = 8 << 20
-    let chunks = (bytes.count + chunk - 1) / chunk
-    let sums = UnsafeMutablePointer<UInt32>.allocate(capacity: chunks)
-    defer { sums.deallocate() }
-    pool.parallelFor(chunks) { i in
-        let start = i * chunk
-        sums[i] = readChecksum(bytes.baseAddress! + start, byteCount: min(chunk, bytes.count - start) / 256 * 256)
-    }
-    return (0..<chunks).reduce(0) { $0 &+ sums[$1] }
-}

@@ -1,5 +1,6 @@
 // A large temporary file of Q8_0 blocks, memory-mapped the way model weights are, for bandwidth benchmarks.
 
+import ClipgenThreads
 import ClipgenFile
 #if canImport(Glibc)
 import Glibc
@@ -80,4 +81,18 @@ public func readChecksum(_ base: UnsafeRawPointer, byteCount: Int) -> UInt32 {
         offset += 256
     }
     return ((a &+ b) &+ (c &+ d)).wrappedSum()
+}
+
+/// Checksum of a mapped region read in fixed 8 MiB chunks handed out across the pool: each thread streams long
+/// contiguous runs (the sequential-read figure of both benchmarks).
+public func parallelRead(_ bytes: UnsafeRawBufferPointer, pool: ThreadPool) -> UInt32 {
+    let chunk = 8 << 20
+    let chunks = (bytes.count + chunk - 1) / chunk
+    let sums = UnsafeMutablePointer<UInt32>.allocate(capacity: chunks)
+    defer { sums.deallocate() }
+    pool.parallelFor(chunks) { i in
+        let start = i * chunk
+        sums[i] = readChecksum(bytes.baseAddress! + start, byteCount: min(chunk, bytes.count - start) / 256 * 256)
+    }
+    return (0..<chunks).reduce(0) { $0 &+ sums[$1] }
 }

@@ -143,7 +143,7 @@ extension Float: CacheElement {
 ///
 /// Per 64 output floats, even and odd positions go to separate register accumulators (two FMA chains hide the
 /// FMA latency), added at the end; the order depends only on `count`, never on the caller's blocking.
-@inline(__always) func accumulateValues<E: CacheElement>(_ p: UnsafePointer<Float>, values: UnsafePointer<E>, count: Int,
+@inline(__always) private func accumulateValues<E: CacheElement>(_ p: UnsafePointer<Float>, values: UnsafePointer<E>, count: Int,
                                                 headDim: Int, into out: UnsafeMutablePointer<Float>) {
     typealias V = SIMD16<Float>
     var i = 0
@@ -212,16 +212,33 @@ public func cachedAttention(queries: UnsafePointer<Float>, queryStride: Int, tok
               layout: layout, length: length, causal: causal, heads: heads, output: output, outputStride: outputStride)
 }
 
-/// `cachedAttention` for either cache element type (specialised for each inside this module).
+/// `cachedAttention` over keys and values stored by position, for either element type (specialised inside this
+/// module).
 @inline(__always)
 func attention<E: CacheElement>(queries: UnsafePointer<Float>, queryStride: Int, tokens: Int,
                                 keyCache: UnsafePointer<E>, valueCache: UnsafePointer<E>, layout: KVCacheLayout,
                                 length: Int, causal: Bool, heads: Range<Int>,
                                 output: UnsafeMutablePointer<Float>, outputStride: Int) {
+    attention(queries: queries, queryStride: queryStride, tokens: tokens, valueCache: valueCache, layout: layout,
+              length: length, causal: causal, heads: heads, output: output, outputStride: outputStride) {
+        q, h, visible, scale, scores in
+        keyScores(q, keys: keyCache + layout.offset(head: h, position: 0), count: visible, headDim: layout.headDim,
+                  scale: scale, into: scores)
+    }
+}
+
+/// The attention loop shared by every key layout: for each query and head, `scores(q, head, visible, scale, into)`
+/// writes the scaled scores of positions 0..<visible (it may also write up to the next multiple of 16); they are
+/// padded with -inf to a whole number of vectors (so the softmax never takes its scalar tail path), normalised,
+/// and the values (stored by position) are mixed with them.
+@inline(__always)
+func attention<E: CacheElement>(queries: UnsafePointer<Float>, queryStride: Int, tokens: Int,
+                                valueCache: UnsafePointer<E>, layout: KVCacheLayout, length: Int, causal: Bool,
+                                heads: Range<Int>, output: UnsafeMutablePointer<Float>, outputStride: Int,
+                                scores scoreKeys: (UnsafePointer<Float>, Int, Int, Float, UnsafeMutablePointer<Float>) -> Void) {
     precondition(tokens >= 1 && tokens <= length && length <= layout.capacity, "attention positions out of range")
     let d = layout.headDim
     let scale = 1 / Float(d).squareRoot()
-    // Scores are padded with -inf to a whole number of vectors, so the softmax never takes its scalar tail path.
     let padded = (length + 15) & ~15
     withUnsafeTemporaryAllocation(of: Float.self, capacity: padded) { buffer in
         let scores = buffer.baseAddress!                            // [padded]
@@ -229,13 +246,11 @@ func attention<E: CacheElement>(queries: UnsafePointer<Float>, queryStride: Int,
             let visible = causal ? length - tokens + t + 1 : length
             let rounded = (visible + 15) & ~15
             for h in heads {
-                let base = layout.offset(head: h, position: 0)
-                keyScores(queries + t * queryStride + h * d, keys: keyCache + base, count: visible, headDim: d,
-                          scale: scale, into: scores)
+                scoreKeys(queries + t * queryStride + h * d, h, visible, scale, scores)
                 (scores + visible).initialize(repeating: -.infinity, count: rounded - visible)
                 softmaxInPlace(scores, count: rounded)
-                accumulateValues(scores, values: valueCache + base, count: visible, headDim: d,
-                                 into: output + t * outputStride + h * d)
+                accumulateValues(scores, values: valueCache + layout.offset(head: h, position: 0), count: visible,
+                                 headDim: d, into: output + t * outputStride + h * d)
             }
         }
     }

@@ -107,31 +107,18 @@ public final class KVCacheF16: AttentionCache {
 
     public func attend(queries: UnsafePointer<Float>, queryStride: Int, tokens: Int, heads: Range<Int>, causal: Bool,
                        output: UnsafeMutablePointer<Float>, outputStride: Int) {
-        let length = count, d = layout.headDim
-        precondition(tokens >= 1 && tokens <= length, "attention positions out of range")
-        let scale = 1 / Float(d).squareRoot()
-        let padded = (length + 15) & ~15
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: padded) { buffer in
-            let scores = buffer.baseAddress!                                    // [padded]
-            for t in 0..<tokens {
-                let visible = causal ? length - tokens + t + 1 : length
-                let rounded = (visible + 15) & ~15
-                for h in heads {
-                    let q = queries + t * queryStride + h * d                   // [headDim]
-                    let keys = UnsafePointer(keysTransposed + h * d * keyStride)  // [headDim, keyStride]
-                    var j = 0
-                    while j < rounded {
-                        // Positions j..<j+16 (those past `visible` are computed, then masked).
-                        var acc = SIMD16<Float>()
-                        for i in 0..<d { acc = Lane16.mulAdd(SIMD16(repeating: q[i]), HalfFloat.load16(keys + (i * keyStride + j)), acc) }
-                        Lane16.store(acc * scale, scores + j)
-                        j += 16
-                    }
-                    (scores + visible).update(repeating: -.infinity, count: rounded - visible)
-                    softmaxInPlace(scores, count: rounded)
-                    accumulateValues(scores, values: UnsafePointer(values + layout.offset(head: h, position: 0)),
-                                     count: visible, headDim: d, into: output + t * outputStride + h * d)
-                }
+        let d = layout.headDim, stride = keyStride
+        attention(queries: queries, queryStride: queryStride, tokens: tokens, valueCache: UnsafePointer(values),
+                  layout: layout, length: count, causal: causal, heads: heads, output: output,
+                  outputStride: outputStride) { q, h, visible, scale, scores in
+            let keys = UnsafePointer(keysTransposed + h * d * stride)            // [headDim, keyStride]
+            var j = 0
+            while j < visible {
+                // Positions j..<j+16 (those past `visible` are computed, then masked by the caller).
+                var acc = SIMD16<Float>()
+                for i in 0..<d { acc = Lane16.mulAdd(SIMD16(repeating: q[i]), HalfFloat.load16(keys + (i * stride + j)), acc) }
+                Lane16.store(acc * scale, scores + j)
+                j += 16
             }
         }
     }
