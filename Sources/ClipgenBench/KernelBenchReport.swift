@@ -55,6 +55,9 @@ public struct KernelBenchReport: Codable {
     /// RssFile after the first pass over the scratch file (should be about its size).
     public var residentFileBytes: Int?
     public var parallelForMicroseconds: [ParallelFor] = []
+    /// One transformer layer's cached attention on one thread (16 heads x 64 dims, one query over 128 cached
+    /// positions, cache in L2), microseconds, per KV cache precision ("f32", "f16").
+    public var attentionMicroseconds: [String: Summary] = [:]
     public var notes: [String] = []
 
     enum CodingKeys: String, CodingKey {
@@ -63,6 +66,7 @@ public struct KernelBenchReport: Codable {
         case parallelForMicroseconds = "parallel_for_us"
         case numpyGEMM = "numpy_gemm_1_thread"
         case residentFileBytes = "resident_file_bytes"
+        case attentionMicroseconds = "attention_layer_us"
         case notes
     }
 
@@ -92,6 +96,9 @@ public struct KernelBenchReport: Codable {
         }
         for p in parallelForMicroseconds {
             lines.append("pool   \(p.threads)T  empty parallel-for                 \(f(p.microseconds, 2)) us")
+        }
+        for (precision, us) in attentionMicroseconds.sorted(by: { $0.key < $1.key }) {
+            lines.append("attn   1T  16 heads x 64, 128 cached, \(precision)     \(f(us, 1)) us per layer")
         }
         lines += notes.map { "note: \($0)" }
         return lines.joined(separator: "\n")

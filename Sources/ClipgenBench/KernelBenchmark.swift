@@ -102,7 +102,28 @@ public struct KernelBenchmark {
                                                             microseconds: measureParallelFor(pool: pool)))
             }
         }
+        progress("1 thread: cached attention ...")
+        for precision in KVCachePrecision.allCases {
+            report.attentionMicroseconds[precision == .f32 ? "f32" : "f16"] =
+                measureAttention(precision, repeats: config.repeats)
+        }
         return report
+    }
+
+    /// One decode step of one transformer layer's attention (the GPT's shape at mid-grid), microseconds.
+    private func measureAttention(_ precision: KVCachePrecision, repeats: Int) -> Summary {
+        let heads = 16, d = 64, positions = 128, width = heads * d
+        let cache = precision.makeCache(layout: KVCacheLayout(heads: heads, capacity: 256, headDim: d))
+        let row = (0..<width).map { Float($0 % 7) * 0.1 - 0.3 }                 // [heads * headDim]
+        for _ in 0..<positions { cache.append(keys: row, keyStride: width, values: row, valueStride: width, tokens: 1) }
+        var out = [Float](repeating: 0, count: width)
+        let calls = 200
+        return Summary(measure(repeats: repeats) {
+            for _ in 0..<calls {
+                cache.attend(queries: row, queryStride: width, tokens: 1, heads: 0..<heads, causal: true,
+                             output: &out, outputStride: width)
+            }
+        }.map { $0 / Double(calls) * 1e6 })
     }
 
     private func measureGEMM(pool: ThreadPool, repeats: Int) -> Summary {

@@ -310,8 +310,8 @@ func activation(_ x: RowContext, _ b: Int) -> ActivationBlock {
 }
 
 /// Bytes ahead of the current block at which `groupsOf32` prefetches each of its 32 rows (VNNI builds; elsewhere
-/// `prefetch` is a no-op). Measured with `clipgen bench kernels --threads 2` (4096x4096, rows layout, GB/s, two
-/// alternating sweeps): none 22.2 / 20.7, 128 bytes 24.8 / 23.1, 256 bytes 21.2 / 21.9, 384 bytes 22.7 / 21.1,
+/// `prefetch` is a no-op). Measured with `clipgen bench kernels --threads 2` on builds with each distance set here
+/// (2026-11-30; 4096x4096, rows layout, GB/s, two alternating sweeps): none 22.2 / 20.7, 128 bytes 24.8 / 23.1, 256 bytes 21.2 / 21.9, 384 bytes 22.7 / 21.1,
 /// 1024 bytes 20.1 / 22.1. Two lines ahead is enough: the lines are already on their way from the L2 streamer,
 /// the prefetch only gets them into L1 before the loads ask.
 let q8PrefetchAhead = 128
