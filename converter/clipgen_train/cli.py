@@ -66,7 +66,8 @@ def run_gpt(args, d, out: str, clip: str, vqgan: str) -> str:
     opts = _options(args, "gpt", out)
     stage = train_gpt.GPTStage(train_gpt.PRESETS[args.preset], clip, vqgan, args.seed, opts.batch, d,
                                clip_activation=args.clip_activation, images_dir=args.images,
-                               cond_noise=args.cond_noise, consistency_weight=args.consistency_weight)
+                               cond_noise=args.cond_noise, consistency_weight=args.consistency_weight,
+                               cache=args.cache, out=out)
     loop.run(stage, opts, d)
     return os.path.join(out, train_gpt.CHECKPOINT)
 
@@ -163,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--vqgan", metavar="CKPT", help="a trained VQGAN (taming Lightning .ckpt); for all: skip stage b")
         p.add_argument("--cond-noise", type=float, default=0.0, metavar="SIGMA",
                        help="gpt: perturb the image embedding by Gaussian noise of norm ~SIGMA, re-normalised")
+        p.add_argument("--cache", type=int, default=0, metavar="N",
+                       help="gpt: encode N images once and train on those pairs (0: encode every batch afresh)")
         p.add_argument("--consistency-weight", type=float, default=0.0, metavar="W",
                        help="gpt: weight of the embedding-consistency loss (0: off)")
         if name == "all":

@@ -24,7 +24,7 @@ from torch import nn
 from clipgen_convert.gpt_model import ClipGenGPT
 from clipgen_train import clip_model, train_vqgan
 from clipgen_train.clip_model import save_atomic
-from clipgen_train.data import EmbeddingTokenPairs, image_source, rank_indices
+from clipgen_train.data import CachedPairs, EmbeddingTokenPairs, image_source, rank_indices
 
 CHECKPOINT = "gpt.pt"
 
@@ -66,7 +66,7 @@ class GPTStage:
 
     def __init__(self, config: dict, clip_path: str, vqgan_path: str, seed: int, batch: int, d, *,
                  clip_activation: str | None = None, images_dir: str | None = None, cond_noise: float = 0.0,
-                 consistency_weight: float = 0.0):
+                 consistency_weight: float = 0.0, cache: int = 0, out: str | None = None):
         from clipgen_convert.provenance import sha256_file
 
         clip, _ = clip_model.load(clip_path, clip_activation)
@@ -76,12 +76,15 @@ class GPTStage:
         grid = [dd["resolution"] // 2 ** (len(dd["ch_mult"]) - 1)] * 2
         cond_dim = int(clip.text_projection.shape[1])
         self.config = {**config, "clip_sha256": sha256_file(clip_path), "vqgan_sha256": sha256_file(vqgan_path),
-                       "images": images_dir, "cond_noise": cond_noise, "consistency_weight": consistency_weight}
+                       "images": images_dir, "cond_noise": cond_noise, "consistency_weight": consistency_weight,
+                       "cache": cache}
         self.model = build(config, hparams["n_embed"], grid, cond_dim, seed)
         self.seed, self.batch_size, self.rank = seed, batch, d.rank
         self.cond_noise, self.consistency_weight = cond_noise, consistency_weight
         self.clip_size = clip_model.image_size(clip)
         self.pairs = EmbeddingTokenPairs(image_source(images_dir, seed, dd["resolution"]), self.embed, self.vq.tokens)
+        if cache > 0:
+            self.pairs = CachedPairs(self.pairs, cache, seed, out, self.config, d)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """images [N, 3, S, S] in [0, 1] -> CLIP image embeddings [N, E] (not normalised)."""

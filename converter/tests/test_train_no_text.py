@@ -66,3 +66,27 @@ def test_the_transformer_trains_with_the_caption_grammar_disabled(synth, tmp_pat
     assert train("gpt", "--out", out, "--steps", 2, "--batch", 2, "--clip", synth / "clip.pt",
                  "--vqgan", synth / "vqgan.ckpt") == 0
     assert [r["step"] for r in losses(out)] == [1, 2]
+
+
+def test_cached_pairs_are_the_encoded_pairs_and_hold_no_text(synth, tmp_path):
+    from clipgen_train.train_gpt import GPTStage
+
+    config = dict(layers=1, d_model=64, heads=1, dropout=0.0)
+    args = (config, str(synth / "clip.pt"), str(synth / "vqgan.ckpt"))
+    stage = GPTStage(*args, seed=0, batch=4, d=Dist(), cache=6, out=str(tmp_path))
+    assert set(torch.load(tmp_path / "pairs.pt")) == {"key", "cond", "tokens"}
+    fresh = GPTStage(*args, seed=0, batch=6, d=Dist()).pairs.batch(list(range(6)), torch.device("cpu"))
+    seen = [stage.batch(step, Dist()) for step in range(3)]  # 12 samples: two epochs of the 6 cached pairs
+    assert all(set(b) == {"cond", "tokens"} for b in seen)
+    tokens = torch.cat([b["tokens"] for b in seen])  # [12, 64]
+    for half in (tokens[:6], tokens[6:]):  # each epoch is a permutation of the encoded pairs
+        assert sorted(map(tuple, half.tolist())) == sorted(map(tuple, fresh["tokens"].tolist()))
+    assert not torch.equal(tokens[:6], tokens[6:]) or len(set(map(tuple, tokens.tolist()))) == 1
+    cond = torch.cat([b["cond"] for b in seen])
+    picks = [next(j for j in range(6) if torch.equal(fresh["tokens"][j], t)) for t in tokens]
+    assert torch.allclose(cond, fresh["cond"][picks], atol=1e-6)  # each cond travels with its own tokens
+    # A second stage with the same key reads the file instead of encoding again; another key re-encodes.
+    again = GPTStage(*args, seed=0, batch=4, d=Dist(), cache=6, out=str(tmp_path))
+    assert torch.equal(again.pairs.cond, stage.pairs.cond) and torch.equal(again.pairs.tokens, stage.pairs.tokens)
+    other = GPTStage(*args, seed=0, batch=4, d=Dist(), cache=5, out=str(tmp_path))
+    assert len(other.pairs.tokens) == 5
