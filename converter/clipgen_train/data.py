@@ -115,7 +115,9 @@ class CachedPairs:
 
     Encoding images 0 .. size-1 once replaces the per-step encoding (about 40% of a transformer step on a CPU);
     the cost is a finite data set, which the condition noise of the transformer stage partly offsets. The pairs are
-    saved to OUT/pairs.pt (with the key that made them), so a resumed run does not encode again. Batches have the
+    saved to OUT/pairs.pt with the key that made them (the encoders' hashes, image source, size and seed; not the
+    transformer's settings, so runs that differ only in those can share the file), and a resumed run or another run
+    given a copy of the file does not encode again. Batches have the
     same keys as EmbeddingTokenPairs': no text.
     """
 

@@ -84,7 +84,8 @@ class GPTStage:
         self.clip_size = clip_model.image_size(clip)
         self.pairs = EmbeddingTokenPairs(image_source(images_dir, seed, dd["resolution"]), self.embed, self.vq.tokens)
         if cache > 0:
-            self.pairs = CachedPairs(self.pairs, cache, seed, out, self.config, d)
+            key = {k: self.config[k] for k in ("clip_sha256", "vqgan_sha256", "images", "cache")}
+            self.pairs = CachedPairs(self.pairs, cache, seed, out, {**key, "seed": seed}, d)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """images [N, 3, S, S] in [0, 1] -> CLIP image embeddings [N, E] (not normalised)."""

@@ -85,8 +85,16 @@ def test_cached_pairs_are_the_encoded_pairs_and_hold_no_text(synth, tmp_path):
     cond = torch.cat([b["cond"] for b in seen])
     picks = [next(j for j in range(6) if torch.equal(fresh["tokens"][j], t)) for t in tokens]
     assert torch.allclose(cond, fresh["cond"][picks], atol=1e-6)  # each cond travels with its own tokens
-    # A second stage with the same key reads the file instead of encoding again; another key re-encodes.
-    again = GPTStage(*args, seed=0, batch=4, d=Dist(), cache=6, out=str(tmp_path))
+    # A run with other transformer settings but the same encoders, size and seed reads the file, encoding nothing;
+    # another size encodes again.
+    from clipgen_train.data import EmbeddingTokenPairs
+
+    def no_encoding(*a, **k):
+        raise AssertionError("encoded again although pairs.pt has the same key")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(EmbeddingTokenPairs, "batch", no_encoding)
+        again = GPTStage(*args, seed=0, batch=4, d=Dist(), cache=6, out=str(tmp_path), cond_noise=0.3)
     assert torch.equal(again.pairs.cond, stage.pairs.cond) and torch.equal(again.pairs.tokens, stage.pairs.tokens)
     other = GPTStage(*args, seed=0, batch=4, d=Dist(), cache=5, out=str(tmp_path))
     assert len(other.pairs.tokens) == 5
