@@ -23,24 +23,15 @@ struct ModelOptions: ParsableArguments {
 
     var cachePrecision: KVCachePrecision { kvCache == "f32" ? .f32 : .f16 }
 
-    /// The model file to use: --model, else $CLIPGEN_MODEL, else the bundled default next to the working
-    /// directory or above the executable (as in a source checkout's .build/release).
+    /// The model file to use: --model, else the bundled default (DefaultModel: $CLIPGEN_MODEL, the working
+    /// directory, above the executable, the source checkout).
     func modelPath() throws -> String {
         if let model { return model }
-        if let path = ProcessInfo.processInfo.environment["CLIPGEN_MODEL"], !path.isEmpty { return path }
-        let relative = "models/clipgen-default.gguf"
-        var candidates = [FileManager.default.currentDirectoryPath + "/" + relative]
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<4 {
-            candidates.append(directory.appendingPathComponent(relative).path)
-            directory.deleteLastPathComponent()
+        do {
+            return try DefaultModel.path()
+        } catch let error as GenerationError {
+            throw InputError(error.description)
         }
-        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
-        throw InputError("""
-            no model given and no bundled default model found (\(relative)): this checkout does not ship one yet. \
-            Pass --model FILE, e.g. a random tiny model: clipgen-convert synth --preset tiny --out synth && \
-            clipgen-convert convert --clip synth/clip.pt --vqgan synth/vqgan.ckpt --transformer synth/gpt.pt --out tiny.gguf
-            """)
     }
 
     func generator() throws -> Generator {

@@ -38,10 +38,15 @@ public struct GenerationRequest: Sendable {
 /// Why a request cannot run.
 public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case invalidRequest(String)
+    /// No model was named and the bundled default model is in none of these places.
+    case noDefaultModel(searched: [String])
 
     public var description: String {
         switch self {
         case .invalidRequest(let reason): return reason
+        case .noDefaultModel(let places):
+            return "no model given and the bundled default model (\(DefaultModel.relativePath)) is not in any of: "
+                + places.joined(separator: ", ") + "; pass a model file or set CLIPGEN_MODEL"
         }
     }
 }
@@ -80,10 +85,12 @@ public struct GenerationResult: Sendable {
 ///
 /// Basic usage:
 ///
-///     let generator = try Generator(modelPath: "model.gguf")
-///     let result = try generator.generate(GenerationRequest(prompt: "a red circle", seed: 42))
+///     let generator = try Generator()   // the bundled default model; or Generator(modelPath: "model.gguf")
+///     let request = GenerationRequest(prompt: "a red circle", seed: 42, candidates: 8, keep: 1)
+///     let result = try generator.generate(request)
 ///     try PNG.write(result.images[0].image, to: "red-circle.png",
 ///                   text: generator.pngText(for: result.images[0], request: request))
+///     print(result.timings.total, "s")
 ///
 /// Not thread-safe: one generation at a time (each uses every thread of its pool).
 public final class Generator {
@@ -116,6 +123,11 @@ public final class Generator {
         try Generator.checkComponentsAgree(file.path, textEncoder.config, transformer.config, decoder.config)
         pool = threads.map { ThreadPool(threads: $0) } ?? ThreadPool()
         loadSeconds = Date().timeIntervalSince(start)
+    }
+
+    /// Loads the bundled default model (`DefaultModel.path()`: $CLIPGEN_MODEL, else models/clipgen-default.gguf).
+    public convenience init(threads: Int? = nil) throws {
+        try self.init(modelPath: DefaultModel.path(), threads: threads)
     }
 
     /// The checks the converter makes, repeated: a file assembled by other means must still fit together.
