@@ -17,6 +17,8 @@ import os
 import torch
 from torch import nn
 
+NORM_GROUPS = 32  # taming.modules.diffusionmodules.model.Normalize
+
 PRESETS = {
     # taming's vqgan_imagenet_f16_16384 (configs/...: ddconfig + n_embed/embed_dim)
     "paper": dict(n_embed=16384, embed_dim=256, ddconfig=dict(
@@ -41,6 +43,12 @@ class TamingVQModelParts(nn.Module):
         with contextlib.redirect_stdout(io.StringIO()):  # taming's Decoder prints the z shape
             self.encoder = Encoder(**ddconfig)
             self.decoder = Decoder(**ddconfig)
+        groups = ddconfig.get("norm_groups", NORM_GROUPS)  # taming's Normalize hard-codes 32; taming's own
+        for module in self.modules():  # Encoder / Decoder ignore the extra ddconfig key, so it is set here
+            if isinstance(module, nn.GroupNorm):
+                if module.num_channels % groups:
+                    raise ValueError(f"norm_groups {groups} does not divide {module.num_channels} channels")
+                module.num_groups = groups
         self.quantize = VectorQuantizer(n_embed, embed_dim, beta=0.25)
         self.quant_conv = nn.Conv2d(ddconfig["z_channels"], embed_dim, 1)
         self.post_quant_conv = nn.Conv2d(embed_dim, ddconfig["z_channels"], 1)

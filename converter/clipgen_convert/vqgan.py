@@ -12,6 +12,8 @@ Not in the weights, and where it comes from instead:
   released taming .ckpt needs the argument); for HFAiLab, their Decoder hard-codes attn_resolutions=[16], so the level
   that holds attention blocks sits at 16x16 and fixes the resolution.
 - GroupNorm eps: taming's Normalize uses 1e-6, HFAiLab uses nn.GroupNorm's default 1e-5; both use 32 groups and swish.
+  A taming-layout checkpoint whose ``hyper_parameters`` ddconfig has ``norm_groups`` (clipgen-train's small VQGAN:
+  taming's classes ignore the key, the trainer sets the groups) is converted with that group count.
 """
 
 from __future__ import annotations
@@ -69,8 +71,13 @@ def load(path: str, *, resolution: int | None = None) -> Component:
         raise ConversionError(f"{path}: resolution {resolution} is not a positive multiple of 2^{levels - 1} "
                               f"({levels} decoder levels)")
     grid = resolution // 2 ** (levels - 1)
+    groups = _recorded_norm_groups(container, layout, path)
+    for c in {int(meta["ch"]) * m for m in meta["ch_mult"]}:
+        if c % groups:
+            raise ConversionError(f"{path}: hyper_parameters ddconfig.norm_groups {groups} does not divide the "
+                                  f"decoder's {c} channels")
     meta.update(resolution=resolution, grid=[grid, grid], source_layout=LAYOUT_NAMES[layout],
-                norm_groups=NORM_GROUPS, norm_eps=NORM_EPS[layout], activation="swish",
+                norm_groups=groups, norm_eps=NORM_EPS[layout], activation="swish",
                 pixel_mean=0.5, pixel_std=0.5)  # decoder output x in [-1, 1]; pixel = x * std + mean
     return Component(kind="vqgan", tensors=tensors, meta=meta, source=path)
 
@@ -96,6 +103,17 @@ def _recorded_resolution(container: dict, layout: int, attn_per_level: list[int]
     raise ConversionError(f"{path}: the image resolution is not recorded in this checkpoint; pass it with "
                           f"--vqgan-resolution (256 for taming's f16 ImageNet models; see model.params.ddconfig "
                           f"in the model's config .yaml)")
+
+
+def _recorded_norm_groups(container: dict, layout: int, path: str) -> int:
+    """GroupNorm groups: ddconfig.norm_groups of a taming-layout checkpoint that records it, else 32."""
+    hparams = container.get("hyper_parameters") if layout == TAMING else None
+    ddconfig = hparams.get("ddconfig") if isinstance(hparams, dict) else None
+    groups = ddconfig.get("norm_groups", NORM_GROUPS) if isinstance(ddconfig, dict) else NORM_GROUPS
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ConversionError(f"{path}: hyper_parameters ddconfig.norm_groups must be a positive integer "
+                              f"(got {groups!r})")
+    return groups
 
 
 def _taming_up_modules(weights: Weights) -> dict[str, str]:

@@ -32,30 +32,64 @@ PRESETS = {
         double_z=False, z_channels=32, resolution=32, in_channels=3, out_ch=3, ch=32, ch_mult=[1, 1, 2],
         num_res_blocks=1, attn_resolutions=[], dropout=0.0)),
     # the bundled model: f8, 64x64 images -> 8x8 tokens, attention at 8x8 like taming's f16 models at 16x16.
-    # Not fewer than 64 channels anywhere: taming's GroupNorm has 32 groups, and with one channel per group it
-    # removes each channel's spatial mean, so a decoder cannot draw a plain background's colour (a 32-channel
-    # level 0 trained to 11 dB PSNR in 200 steps, every background the same orange).
+    # GroupNorm with 8 groups, not taming's 32: a group of one or two channels loses a plain region's colour (the
+    # group's spatial mean is removed), and 32-group models at 32 and 64 channels trained to 10-11 dB PSNR in 200
+    # steps with every background the same colour. 8 groups keep 4 channels per group at 32 channels, the ratio of
+    # taming's own models at 128. The converter reads ddconfig.norm_groups (taming's classes ignore the key).
     "small": dict(n_embed=512, embed_dim=64, ddconfig=dict(
-        double_z=False, z_channels=64, resolution=64, in_channels=3, out_ch=3, ch=64, ch_mult=[1, 1, 2, 2],
+        double_z=False, z_channels=64, resolution=64, in_channels=3, out_ch=3, ch=32, ch_mult=[1, 1, 2, 4],
+        norm_groups=8, codes="cosine",
         num_res_blocks=1, attn_resolutions=[8], dropout=0.0)),
 }
 
 
 class TrainableVQGAN(TamingVQModelParts):
-    """VQModel's parts with VQModel.forward: same state_dict keys; a forward DDP can wrap."""
+    """VQModel's parts with VQModel.forward: same state_dict keys; a forward DDP can wrap.
+
+    ddconfig ``codes: "cosine"`` (the small preset) quantises as ViT-VQGAN does: encoder outputs and codes are
+    L2-normalised and the nearest code by cosine is picked; the decoder sees the unit code. taming's Euclidean rule
+    let a few codes take every output (31 of 512 in use after 100 steps, no shapes drawn). The export stores the
+    unit codes, so decoding (codebook lookup, then the decoder) is taming's; only re-encoding an image needs this
+    class's rule, and tokens() applies it.
+    """
+
+    def __init__(self, ddconfig: dict, n_embed: int, embed_dim: int):
+        super().__init__(ddconfig, n_embed, embed_dim)
+        self.cosine = ddconfig.get("codes", "euclidean") == "cosine"
+
+    def quantise(self, z: torch.Tensor):
+        """z [N, e, h, w] -> (zq [N, e, h, w] straight-through, codebook + commitment loss, codes [N*h*w])."""
+        if not self.cosine:
+            zq, qloss, (_, _, codes) = self.quantize(z)  # codes [N*h*w, 1]
+            return zq, qloss, codes[:, 0]
+        flat = F.normalize(z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]), dim=1)  # [N*h*w, e]
+        book = F.normalize(self.quantize.embedding.weight, dim=1)  # [n_embed, e]
+        codes = (flat @ book.T).argmax(1)  # [N*h*w]
+        q = book[codes]  # [N*h*w, e]
+        qloss = F.mse_loss(q, flat.detach()) + BETA * F.mse_loss(q.detach(), flat)
+        q = flat + (q - flat).detach()
+        return q.view(z.shape[0], z.shape[2], z.shape[3], -1).permute(0, 3, 1, 2), qloss, codes
 
     def forward(self, x: torch.Tensor):
         """x [N, 3, H, W] in [-1, 1] -> (reconstruction [N, 3, H, W], codebook loss, codes [N*h*w], z [N, e, h, w])."""
         z = self.quant_conv(self.encoder(x))  # [N, embed_dim, h, w]
-        zq, qloss, (_, _, codes) = self.quantize(z)  # zq [N, embed_dim, h, w], codes [N*h*w, 1]
-        return self.decoder(self.post_quant_conv(zq)), qloss, codes[:, 0], z
+        zq, qloss, codes = self.quantise(z)
+        return self.decoder(self.post_quant_conv(zq)), qloss, codes, z
 
     @torch.no_grad()
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """images [N, 3, H, W] in [0, 1] -> codes [N, h, w]."""
         z = self.quant_conv(self.encoder(images * 2 - 1))  # [N, embed_dim, h, w]
-        _, _, (_, _, codes) = self.quantize(z)  # [N*h*w, 1]
+        _, _, codes = self.quantise(z)  # [N*h*w]
         return codes.view(z.shape[0], z.shape[2], z.shape[3])
+
+    def export_state_dict(self) -> dict:
+        """state_dict with unit codes when quantising by cosine (what the decoder saw in training)."""
+        state = self.state_dict()
+        if self.cosine:
+            key = "quantize.embedding.weight"
+            state[key] = F.normalize(state[key], dim=1)
+        return state
 
 
 def build(hparams: dict, seed: int) -> TrainableVQGAN:
@@ -138,5 +172,5 @@ class VQGANStage:
     def export(self, out_dir: str) -> str:
         """OUT/vqgan.ckpt in taming's Lightning layout (as synth_vqgan.write), encoder included."""
         path = f"{out_dir}/{CHECKPOINT}"
-        save_atomic({"state_dict": self.model.state_dict(), "hyper_parameters": self.hparams}, path)
+        save_atomic({"state_dict": self.model.export_state_dict(), "hyper_parameters": self.hparams}, path)
         return path

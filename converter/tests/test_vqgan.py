@@ -184,3 +184,30 @@ def test_hfai_meta_and_mapping(hfai):
 
 def test_hfai_resolution_argument_overrides(hfai):
     assert vqgan.load(hfai[0], resolution=128).meta["grid"] == [32, 32]
+
+
+def test_recorded_norm_groups_are_converted_and_decode_like_the_model(tmp_path):
+    """clipgen-train's small VQGAN records ddconfig.norm_groups (taming's classes ignore the key)."""
+    hparams = {**synth_vqgan.PRESETS["tiny"]}
+    hparams["ddconfig"] = {**hparams["ddconfig"], "norm_groups": 8}
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        model = synth_vqgan.TamingVQModelParts(hparams["ddconfig"], hparams["n_embed"], hparams["embed_dim"])
+        torch.nn.init.normal_(model.quantize.embedding.weight)
+        synth_vqgan.perturb_affine(model)
+    assert {m.num_groups for m in model.modules() if isinstance(m, torch.nn.GroupNorm)} == {8}
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams}, tmp_path / "g8.ckpt")
+    component = vqgan.load(str(tmp_path / "g8.ckpt"))
+    assert component.meta["norm_groups"] == 8
+    _assert_decodes_like(component, model.eval())
+    # The same weights read with 32 groups decode differently: the count matters and is not assumed.
+    component.meta["norm_groups"] = 32
+    with pytest.raises(AssertionError):
+        _assert_decodes_like(component, model)
+    for bad, message in ((5, "norm_groups 5 does not divide"), (0, "must be a positive integer"),
+                         ("8", "must be a positive integer")):
+        checkpoint = {"state_dict": model.state_dict(),
+                      "hyper_parameters": {**hparams, "ddconfig": {**hparams["ddconfig"], "norm_groups": bad}}}
+        torch.save(checkpoint, tmp_path / "bad.ckpt")
+        with pytest.raises(ConversionError, match=message):
+            vqgan.load(str(tmp_path / "bad.ckpt"))

@@ -1,0 +1,45 @@
+"""The trainer's cosine-quantised VQGAN (the small preset): its tokens, its export and the converter agree."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the training recipe needs PyTorch")
+
+import torch.nn.functional as F  # noqa: E402
+
+from clipgen_convert import vqgan, vqgan_ref  # noqa: E402
+from clipgen_train import train_vqgan  # noqa: E402
+from clipgen_train.data import SceneImages  # noqa: E402
+
+
+def test_cosine_codes_export_unit_codes_that_decode_as_in_training(tmp_path):
+    tiny = train_vqgan.PRESETS["tiny"]
+    hparams = {**tiny, "ddconfig": {**tiny["ddconfig"], "codes": "cosine", "norm_groups": 8}}
+    model = train_vqgan.build(hparams, seed=0).eval()
+    with torch.no_grad():
+        model.quantize.embedding.weight.normal_()  # codes of several lengths: normalisation must matter
+        model.quantize.embedding.weight.mul_(torch.rand(hparams["n_embed"], 1) * 3 + 0.1)
+    images = SceneImages(0, 32).batch(list(range(4)))["image"]  # [4, 3, 32, 32]
+    tokens = model.tokens(images)  # [4, h, w]
+    state = model.export_state_dict()
+    book = state["quantize.embedding.weight"]  # [n_embed, e]
+    assert torch.allclose(book.norm(dim=1), torch.ones(len(book)), atol=1e-5)
+    # The rule: nearest unit code to the unit encoder output (not taming's nearest raw code to the raw output).
+    with torch.no_grad():
+        z = model.quant_conv(model.encoder(images * 2 - 1))  # [4, e, h, w]
+    flat = F.normalize(z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]), dim=1)
+    assert torch.equal(torch.cdist(flat, book).argmin(1), tokens.flatten())
+    raw = torch.cdist(z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]), model.quantize.embedding.weight).argmin(1)
+    assert not torch.equal(raw, tokens.flatten())
+    # Saved, reloaded and converted: same tokens, and the converter decodes what the decoder saw in training.
+    stage = train_vqgan.VQGANStage(hparams, seed=0, batch=2, images_dir=None)
+    stage.model = model
+    path = stage.export(str(tmp_path))
+    again, _ = train_vqgan.load(path)
+    assert torch.equal(again.tokens(images), tokens)
+    component = vqgan.load(path)
+    assert component.meta["norm_groups"] == 8
+    with torch.no_grad():
+        seen = model.decoder(model.post_quant_conv(book[tokens[0]].permute(2, 0, 1)[None]))[0]  # [3, H, W]
+    assert torch.allclose(vqgan_ref.VQGANDecoder(component).decode(tokens[0]), seen, atol=1e-4)
