@@ -43,3 +43,15 @@ def test_cosine_codes_export_unit_codes_that_decode_as_in_training(tmp_path):
     with torch.no_grad():
         seen = model.decoder(model.post_quant_conv(book[tokens[0]].permute(2, 0, 1)[None]))[0]  # [3, H, W]
     assert torch.allclose(vqgan_ref.VQGANDecoder(component).decode(tokens[0]), seen, atol=1e-4)
+
+
+def test_foreground_weights_mark_what_differs_from_the_border():
+    x = torch.full((2, 3, 16, 16), -1.0)  # two black images
+    x[0, 0, 4:8, 5:9] = 0.8  # a red-ish square in the first
+    w = train_vqgan.foreground_weights(x, 10.0)  # [2, 1, 16, 16]
+    assert w.shape == (2, 1, 16, 16)
+    expected = torch.ones(2, 1, 16, 16)
+    expected[0, 0, 4:8, 5:9] = 11.0
+    assert torch.equal(w, expected)
+    # A faint difference (antialiasing noise, < 0.1) is not foreground.
+    assert torch.equal(train_vqgan.foreground_weights(x + 0.05 * (x > 0), 10.0), expected)
