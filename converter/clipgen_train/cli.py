@@ -55,7 +55,7 @@ def run_vqgan(args, d, out: str) -> str:
 
     opts = _options(args, "vqgan", out)
     stage = train_vqgan.VQGANStage(train_vqgan.PRESETS[args.preset], args.seed, opts.batch, args.images,
-                                   args.restart_every, args.foreground_weight)
+                                   args.restart_every, args.foreground_weight, args.decoder_of)
     loop.run(stage, opts, d)
     return os.path.join(out, train_vqgan.CHECKPOINT)
 
@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--foreground-weight", type=float, default=0.0, metavar="W",
                        help="VQGAN: weigh the reconstruction loss 1 + W where a pixel differs from its image's "
                        "border colour (0: plain loss; the bundled model used 10)")
+        if name == "vqgan":
+            p.add_argument("--decoder-of", metavar="CKPT", help="train only the decoder of this trained VQGAN "
+                           "(encoder and codebook frozen: its tokens, and a transformer trained on them, stay valid)")
         p.add_argument("--clip", metavar="CKPT", help="a CLIP checkpoint (OpenAI / open_clip); for all: skip stage a")
         p.add_argument("--clip-activation", choices=("quick_gelu", "gelu"),
                        help="MLP activation of a --clip state dict that does not record it")

@@ -137,13 +137,26 @@ class VQGANStage:
     name = "vqgan"
 
     def __init__(self, hparams: dict, seed: int, batch: int, images_dir: str | None, restart_every: int = 50,
-                 foreground_weight: float = 0.0):
+                 foreground_weight: float = 0.0, decoder_of: str | None = None):
+        """`decoder_of`: a trained VQGAN checkpoint whose decoder alone trains on (its hyper-parameters replace
+        `hparams`); its encoder and codebook stay frozen, so the tokens of every image stay those of the
+        checkpoint and a transformer trained on them meanwhile fits the result."""
+        if decoder_of:
+            from clipgen_convert.provenance import sha256_file
+
+            start, hparams = load(decoder_of)
+            restart_every = 0  # the codebook is frozen
         self.hparams, self.seed, self.batch_size, self.restart_every = hparams, seed, batch, restart_every
         self.foreground_weight = foreground_weight
         self.config = {**hparams, "images": images_dir, "restart_every": restart_every}
         if foreground_weight:
             self.config["foreground_weight"] = foreground_weight
         self.model = build(hparams, seed)
+        if decoder_of:
+            self.config["decoder_of_sha256"] = sha256_file(decoder_of)
+            self.model.load_state_dict(start.state_dict())
+            for part in (self.model.encoder, self.model.quant_conv, self.model.quantize):
+                part.requires_grad_(False)
         self.images = image_source(images_dir, seed, hparams["ddconfig"]["resolution"])
         self.usage = torch.zeros(hparams["n_embed"], dtype=torch.long)  # picks per code since the last restart
         self._z: torch.Tensor | None = None

@@ -57,3 +57,25 @@ def test_foreground_weights_mark_what_differs_from_the_border():
     faint = x.clone()
     faint[1, :, 2:6, 2:6] += 0.05
     assert torch.equal(train_vqgan.foreground_weights(faint, 10.0), expected)
+
+
+def test_decoder_of_trains_the_decoder_and_keeps_every_token(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from train_fixtures import train
+
+    assert train("vqgan", "--out", tmp_path / "a", "--steps", 3, "--batch", 2) == 0
+    first = tmp_path / "a" / train_vqgan.CHECKPOINT
+    assert train("vqgan", "--out", tmp_path / "b", "--steps", 3, "--batch", 2, "--foreground-weight", 5,
+                 "--decoder-of", first) == 0
+    before, _ = train_vqgan.load(str(first))
+    after, _ = train_vqgan.load(str(tmp_path / "b" / train_vqgan.CHECKPOINT))
+    old, new = before.state_dict(), after.state_dict()
+    frozen = [k for k in old if k.split(".")[0] in ("encoder", "quant_conv", "quantize")]
+    assert frozen and all(torch.equal(old[k], new[k]) for k in frozen)
+    trained = [k for k in old if k.split(".")[0] in ("decoder", "post_quant_conv")]
+    assert any(not torch.equal(old[k], new[k]) for k in trained)
+    images = SceneImages(5, 32).batch(list(range(4)))["image"]
+    assert torch.equal(before.tokens(images), after.tokens(images))
