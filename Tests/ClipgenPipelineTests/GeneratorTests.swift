@@ -159,16 +159,20 @@ private func fixtureDirectory() throws -> String? {
         }
     }
 
-    /// README.md's "Generating from Swift" block, run on the fixture so the example cannot rot.
+    /// README.md's "Generating from Swift" block, run in an empty folder so the example cannot rot: `Generator()`
+    /// must find the bundled model from the source checkout.
     @Test func readmeGeneratorUsageRuns() throws {
-        guard let directory = try fixtureDirectory() else { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("clipgen-readme-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let previous = FileManager.default.currentDirectoryPath
         FileManager.default.changeCurrentDirectoryPath(directory)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
-        try FileManager.default.copyItem(atPath: "q8_0.gguf", toPath: "tiny.gguf")
+        defer {
+            FileManager.default.changeCurrentDirectoryPath(previous)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
 
         // --- README block ---
-        let generator = try Generator(modelPath: "tiny.gguf")                  // maps the file, checks every tensor
+        let generator = try Generator()                // the bundled model; Generator(modelPath:) for any other file
         let request = GenerationRequest(prompt: "a red circle", seed: 42, candidates: 4, keep: 1)
         let result = try generator.generate(request)                          // result.timings: ms per stage
         try PNG.write(result.images[0].image, to: "circle.png",
@@ -177,5 +181,6 @@ private func fixtureDirectory() throws -> String? {
 
         #expect(FileManager.default.fileExists(atPath: "circle.png"))
         #expect(result.images.count == 1 && result.timings.total > 0)
+        #expect(generator.modelPath.hasSuffix(DefaultModel.relativePath))
     }
 }

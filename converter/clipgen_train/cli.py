@@ -18,8 +18,8 @@ PRESETS = ("tiny", "small")
 #: Per-stage defaults of the options every stage has (the recipe's proposed values; docs/TRAINING.md).
 DEFAULTS = {
     "clip": dict(steps=4000, batch=64, lr=5e-4),
-    "vqgan": dict(steps=3000, batch=16, lr=2e-4),
-    "gpt": dict(steps=5000, batch=32, lr=3e-4),
+    "vqgan": dict(steps=2000, batch=16, lr=2e-4),
+    "gpt": dict(steps=2200, batch=32, lr=5e-4),
 }
 
 
@@ -144,9 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--preset", choices=PRESETS, default="small",
                        help="model sizes: tiny (tests), small (the bundled model; default)")
         p.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default %(default)s)")
-        p.add_argument("--steps", type=int, help="optimizer steps (stage default: clip 4000, vqgan 3000, gpt 5000)")
+        p.add_argument("--steps", type=int, help="optimizer steps (stage default: clip 4000, vqgan 2000, gpt 2200)")
         p.add_argument("--batch", type=int, help="samples per process per step (clip 64, vqgan 16, gpt 32)")
-        p.add_argument("--lr", type=float, help="peak learning rate (clip 5e-4, vqgan 2e-4, gpt 3e-4)")
+        p.add_argument("--lr", type=float, help="peak learning rate (clip 5e-4, vqgan 2e-4, gpt 5e-4)")
         p.add_argument("--warmup", type=int, default=100, help="warm-up steps, at most steps/10 (default 100)")
         p.add_argument("--save-every", type=int, default=200, help="checkpoint interval in steps (default 200)")
         p.add_argument("--stop-at", type=int, metavar="STEP", help="stop after STEP (resumable; the schedule still "
@@ -181,7 +181,25 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--quant", choices=("q8_0", "f16", "f32"), default="q8_0", help="converter --quant")
         p.set_defaults(run=cmd)
     _add_eval(sub)
+    text = "check trained parts on held-out scenes: CLIP caption->image agreement, VQGAN reconstructions judged by the oracle"
+    p = sub.add_parser("check", help=text, description=text + " (docs/TRAINING.md).")
+    p.add_argument("--clip", metavar="CKPT", help="a CLIP checkpoint (the clip stage's clip.pt)")
+    p.add_argument("--clip-activation", choices=("quick_gelu", "gelu"),
+                   help="MLP activation of a --clip state dict that does not record it")
+    p.add_argument("--vqgan", metavar="CKPT", help="a VQGAN checkpoint (the vqgan stage's vqgan.ckpt)")
+    p.add_argument("--scenes", type=int, default=200, help="held-out scenes to check (default %(default)s)")
+    p.set_defaults(run=run_check)
     return parser
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from clipgen_train import diagnose
+
+    if not (args.clip or args.vqgan):
+        raise TrainingDataError("check needs --clip CKPT, --vqgan CKPT or both")
+    if args.scenes < 2:
+        raise TrainingDataError("--scenes must be at least 2")
+    return diagnose.main(args)
 
 
 def _add_eval(sub) -> None:

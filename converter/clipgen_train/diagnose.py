@@ -1,0 +1,83 @@
+"""`clipgen-train check`: how good the trained parts are before (or after) the transformer stage.
+
+- CLIP: for held-out scenes, each caption's nearest image among all the scenes' images (by CLIP cosine): how often
+  that image has the caption's first object's colour and shape, in training phrasings and in the held-out ones
+  (captions.HELD_OUT); and the mean cosine of a caption with its own image and with the others.
+- VQGAN: the scenes encoded, quantised and decoded, judged by the evaluation's oracle (colour, shape, position) and
+  by PSNR. The transformer can do no better than the VQGAN's tokens allow, so this bounds the final accuracy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from clipgen_train import clip_model, train_vqgan
+from clipgen_train.captions import caption
+from clipgen_train.oracle import judge
+from clipgen_train.scenes import render, sample_scene, scene_rng
+
+CHECK_SEED = 4242  # data-set seed of the checked scenes (training uses small seeds, the evaluation 1_000_003)
+
+
+@torch.no_grad()
+def check_clip(path: str, scenes: list, size: int, activation: str | None = None) -> dict:
+    """Nearest-image agreement of captions with the CLIP checkpoint at `path` over `scenes` (rendered at `size`)."""
+    clip, _ = clip_model.load(path, activation)
+    clip.eval()
+    tokenize = clip_model.tokenizer(int(clip.positional_embedding.shape[0]))
+    images = torch.stack([render(s, size) for s in scenes])  # [N, 3, S, S]
+    emb = F.normalize(clip.encode_image(clip_model.pixels(images, clip_model.image_size(clip))), dim=-1)  # [N, E]
+    out = {}
+    for name, held_out in (("training phrasing", False), ("held-out phrasing", True)):
+        texts = [caption(s, scene_rng(CHECK_SEED, i, 1), held_out=held_out) for i, s in enumerate(scenes)]
+        sim = F.normalize(clip.encode_text(tokenize(texts)), dim=-1) @ emb.T  # [N, N]
+        nearest = sim.argmax(1).tolist()
+        first = [s.objects[0] for s in scenes]
+        n = len(scenes)
+        out[name] = {
+            "nearest_colour": sum(scenes[j].objects[0].colour == o.colour for j, o in zip(nearest, first)) / n,
+            "nearest_shape": sum(scenes[j].objects[0].shape == o.shape for j, o in zip(nearest, first)) / n,
+            "nearest_is_own": sum(j == i for i, j in enumerate(nearest)) / n,
+            "cosine_own": float(sim.diag().mean()),
+            "cosine_other": float((sim.sum() - sim.diag().sum()) / (n * n - n)),
+        }
+    return out
+
+
+@torch.no_grad()
+def check_vqgan(path: str, scenes: list) -> dict:
+    """Oracle accuracies and median PSNR of the VQGAN's reconstructions of `scenes`."""
+    vq, hparams = train_vqgan.load(path)
+    size = hparams["ddconfig"]["resolution"]
+    images = torch.stack([render(s, size) for s in scenes])  # [N, 3, S, S] in [0, 1]
+    recon, _, _, _ = vq(images * 2 - 1)
+    recon = (recon.clamp(-1, 1) + 1) / 2  # [N, 3, S, S]
+    psnr = 10 * torch.log10(1 / ((recon - images) ** 2).mean((1, 2, 3)).clamp_min(1e-10))  # [N]
+    pixels = (recon * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # [N, S, S, 3]
+    colour = shape = objects = position = 0
+    for image, scene in zip(pixels, scenes):
+        verdict = judge(image, scene, position_named=True)
+        colour += sum(o["colour"] for o in verdict["objects"])
+        shape += sum(o["shape"] for o in verdict["objects"])
+        objects += len(verdict["objects"])
+        position += bool(verdict["position"])
+    return {"colour": colour / objects, "shape": shape / objects, "position": position / len(scenes),
+            "psnr_median_db": float(psnr.median())}
+
+
+def main(args) -> int:
+    import json
+
+    scenes = [sample_scene(CHECK_SEED, i) for i in range(args.scenes)]
+    report = {}
+    if args.vqgan:
+        report["vqgan"] = check_vqgan(args.vqgan, scenes)
+    if args.clip:
+        size = 64
+        if args.vqgan:
+            size = train_vqgan.load(args.vqgan)[1]["ddconfig"]["resolution"]
+        report["clip"] = check_clip(args.clip, scenes, size, args.clip_activation)
+    print(json.dumps(report, indent=1))
+    return 0
