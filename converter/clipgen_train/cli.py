@@ -208,6 +208,8 @@ def _add_eval(sub) -> None:
     p.add_argument("--model", required=True, metavar="FILE", help="the model file (as shipped, e.g. Q8_0)")
     p.add_argument("--float-model", metavar="FILE", help="a float conversion of the same checkpoints (convert "
                    "--quant f32): also evaluate it with the PyTorch reference forwards")
+    p.add_argument("--image-condition", action="store_true", help="also run the float model conditioned on the "
+                   "CLIP image embedding of each prompt's own scene (what the text/image gap costs)")
     p.add_argument("--clipgen", metavar="PATH", help="the clipgen executable (default: .build/release/clipgen "
                    "of this checkout)")
     p.add_argument("--out", required=True, metavar="DIR", help="images and results.json go here")

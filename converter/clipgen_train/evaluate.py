@@ -123,7 +123,7 @@ class FloatBackend:
 
         from clipgen_convert import vqgan_ref
 
-        cond = self.text_embedding(text)  # [E]
+        cond = self.condition(text)  # [E]
         g = torch.Generator().manual_seed(seed)
         images = []
         for _ in range(self.candidates):
@@ -138,6 +138,30 @@ class FloatBackend:
         best = int(np.argmax(scores))
         Image.fromarray(images[best]).save(path)
         return images[best], scores[best]
+
+
+    def condition(self, text: str) -> torch.Tensor:
+        """What the transformer is conditioned on (and candidates are ranked by): the text embedding."""
+        return self.text_embedding(text)
+
+
+class ImageConditionBackend(FloatBackend):
+    """The float model conditioned on the CLIP *image* embedding of the prompt's own scene (as in training)
+    instead of the text embedding: the gap between its rates and FloatBackend's is the cost of CLIP's text/image
+    gap; what it still misses, the transformer or the VQGAN miss."""
+
+    name = "pytorch float, image condition"
+
+    def __init__(self, model: str, candidates: int, prompts: list[Prompt]):
+        super().__init__(model, candidates)
+        self.scenes = {p.text: p.scene for p in prompts}
+
+    def condition(self, text: str) -> torch.Tensor:
+        from clipgen_train.scenes import render
+
+        size = self.vqgan.meta["resolution"]
+        pixels = (render(self.scenes[text], size).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        return image_embedding(self.clip, pixels)  # [E]
 
 
 def sample(logits: torch.Tensor, g: torch.Generator) -> int:
@@ -274,6 +298,10 @@ def main(args) -> int:
     backends = [RuntimeBackend(clipgen, args.model, args.candidates, args.threads)]
     if args.float_model:
         backends.append(FloatBackend(args.float_model, args.candidates))
+        if args.image_condition:
+            backends.append(ImageConditionBackend(args.float_model, args.candidates, prompts))
+    elif args.image_condition:
+        raise TrainingDataError("--image-condition needs --float-model")
     results, summaries = {}, {}
     for backend in backends:
         records = evaluate(backend, clip if isinstance(backend, RuntimeBackend) else backend.clip, prompts, seeds,

@@ -110,10 +110,11 @@ def test_eval_end_to_end_on_a_random_tiny_model(tmp_path, capsys):
     out = tmp_path / "ev"
     assert main(["eval", "--model", str(tmp_path / "q8_0.gguf"), "--float-model", str(tmp_path / "f32.gguf"),
                  "--clipgen", CLIPGEN, "--out", str(out), "--prompts", "3", "--seeds", "1", "--candidates", "2",
-                 "--threads", "1", "--sheet", str(out / "sheet.png"), "--json"]) == 0
+                 "--threads", "1", "--sheet", str(out / "sheet.png"), "--json", "--image-condition"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert set(summary) == {"swift int8", "swift int8, held-out phrasing", "pytorch float",
-                            "pytorch float, held-out phrasing"}
+                            "pytorch float, held-out phrasing", "pytorch float, image condition",
+                            "pytorch float, image condition, held-out phrasing"}
     for s in summary.values():
         assert all(0 <= s[k] <= 1 for k in ("colour", "shape", "count", "prompt_wins"))
     assert summary["swift int8"]["pairs"] == 3
