@@ -55,7 +55,7 @@ def run_vqgan(args, d, out: str) -> str:
 
     opts = _options(args, "vqgan", out)
     stage = train_vqgan.VQGANStage(train_vqgan.PRESETS[args.preset], args.seed, opts.batch, args.images,
-                                   args.restart_every, args.foreground_weight, args.decoder_of)
+                                   args.restart_every, args.foreground_weight, getattr(args, "decoder_of", None))
     loop.run(stage, opts, d)
     return os.path.join(out, train_vqgan.CHECKPOINT)
 
