@@ -117,8 +117,9 @@ class CachedPairs:
     the cost is a finite data set, which the condition noise of the transformer stage partly offsets. The pairs are
     saved to OUT/pairs.pt with the key that made them (the encoders' hashes, image source, size and seed; not the
     transformer's settings, so runs that differ only in those can share the file), and a resumed run or another run
-    given a copy of the file does not encode again. Batches have the
-    same keys as EmbeddingTokenPairs': no text.
+    given a copy of the file does not encode again. Batches have the same keys as EmbeddingTokenPairs': no text.
+    Under torchrun every process encodes the whole set (only rank 0 writes the file); with a pairs file present,
+    none does.
     """
 
     CHUNK = 256  # images encoded per forward
