@@ -14,7 +14,7 @@ from clipgen_train import __version__
 from clipgen_train.data import TrainingDataError
 
 PROG = "clipgen-train"
-PRESETS = ("tiny", "small")
+PRESETS = ("tiny", "small", "small-f4")
 #: Per-stage defaults of the options every stage has (the recipe's proposed values; docs/TRAINING.md).
 DEFAULTS = {
     "clip": dict(steps=4000, batch=64, lr=5e-4),

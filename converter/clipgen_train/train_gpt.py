@@ -35,6 +35,8 @@ PRESETS = {
     # which a ~3M-parameter model learns more per second than a 5M one
     "small": dict(layers=4, d_model=256, heads=4, dropout=0.0),  # no dropout: a short run underfits
 }
+PRESETS["small-f4"] = PRESETS["small"]  # the presets differ in the VQGAN only
+
 
 
 def build(config: dict, vocab_size: int, grid: list[int], cond_dim: int, seed: int) -> ClipGenGPT:
