@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure clipgen's speed on this machine.",
-        subcommands: [ModelBenchCommand.self, KernelsCommand.self],
+        subcommands: [ModelBenchCommand.self, KernelsCommand.self, ConvCommand.self],
         defaultSubcommand: ModelBenchCommand.self)
 }
 
@@ -107,6 +107,48 @@ struct KernelsCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.table)
+        }
+    }
+}
+
+struct ConvCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conv",
+        abstract: "The VQGAN decoder with float and with int8 convolutions: speed of each and PSNR between them.",
+        discussion: """
+            Samples one token grid for --prompt (seed 1, default sampler), then decodes it --repeats times with \
+            float convolutions (weights dequantised per layer, the runtime's choice) and with int8 ones (Q8_0 \
+            weights as stored, activations quantised per pixel), alternating, and prints the median of each, the \
+            speed-up, and the PSNR of the int8 image against the float one. Int8 needs a Q8_0 model file.
+            """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "Timed runs of each arithmetic (the median is reported).")
+    var repeats = 5
+
+    @Option(help: "The prompt the token grid is sampled from.")
+    var prompt = "a red circle on a blue background"
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if repeats < 1 { throw InputError("--repeats must be at least 1 (got \(repeats))") }
+    }
+
+    func run() throws {
+        let report = try ConvBenchmark(modelPath: try model.modelPath(), threads: model.threads, repeats: repeats,
+                                       prompt: prompt).run { line in
+            if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
         } else {
             print(report.table)
         }

@@ -44,7 +44,7 @@ public struct Conv2DGeometry: Sendable {
     var inputHeight: Int { upsampleInput ? height / 2 : height }
     var inputWidth: Int { upsampleInput ? width / 2 : width }
     /// GEMM K: kernel taps x input channels, ordered (ky, kx, ci).
-    var reduction: Int { kernelSize * kernelSize * inChannels }
+    public var reduction: Int { kernelSize * kernelSize * inChannels }
 }
 
 /// Floats needed by `conv2dPackWeights`.

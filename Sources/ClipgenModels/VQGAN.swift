@@ -31,6 +31,27 @@ public final class VQGANDecoder {
         let upsample: ConvLayer?                             // nil at level 0
     }
 
+    /// The convolutions' arithmetic; float unless set (`clipgen bench conv` measures both on a model file).
+    public var convolutionArithmetic = ConvolutionArithmetic.float {
+        didSet { for layer in convolutions { layer.arithmetic = convolutionArithmetic } }
+    }
+
+    /// How many of the decoder's convolutions can run in int8 (Q8_0 weights, reduction a multiple of 32), of all.
+    public var int8ConvolutionCount: (capable: Int, all: Int) {
+        let all = convolutions
+        return (all.filter(\.int8Capable).count, all.count)
+    }
+
+    /// Every convolution of the decoder (1x1 projections of the attention blocks included).
+    var convolutions: [ConvLayer] {
+        var all = [postQuantConv, convIn] + midBlock1.convolutions + midAttention.convolutions + midBlock2.convolutions
+        for level in levels {
+            all += level.blocks.flatMap(\.convolutions) + level.attentions.flatMap(\.convolutions)
+            if let upsample = level.upsample { all.append(upsample) }
+        }
+        return all + [convOut]
+    }
+
     /// Loads the `vqgan` component, checking every tensor's name, type and shape.
     public init(file: GGUFFile) throws {
         let r = try ComponentReader(file, component: "vqgan")

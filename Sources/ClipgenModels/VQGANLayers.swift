@@ -9,12 +9,24 @@ import ClipgenThreads
 /// Output rows per parallel task of the banded convolutions (each task also reads one halo row on each side).
 let convBandRows = 4
 
+/// How the decoder's convolutions do their arithmetic (`VQGANDecoder.convolutionArithmetic`).
+public enum ConvolutionArithmetic: String, CaseIterable, Sendable {
+    /// Weights dequantised to float while their layer runs, float multiply-adds (`conv2d`): the default.
+    case float
+    /// Q8_0 weights used as stored, activations quantised to Q8_0 per pixel, int8 products (`conv2dQ8_0`).
+    /// Layers whose weights are not Q8_0 (an F32 / F16 file) or whose reduction is not a multiple of 32 stay float.
+    case int8
+}
+
 /// A 2-D convolution, stride 1, padding k / 2, with bias.
 final class ConvLayer {
     let name: String
     let kernelSize, inChannels, outChannels: Int
     let weight: GGUFTensor                                  // ggml [in, kw, kh, out] = [out, kh, kw, in]
     let bias: UnsafePointer<Float>                          // [out]
+    var arithmetic = ConvolutionArithmetic.float
+    /// Whether this layer takes the int8 path under `.int8`: Q8_0 weights whose rows are whole Q8_0 blocks.
+    var int8Capable: Bool { weight.type == .q8_0 && (kernelSize * kernelSize * inChannels) % Q8_0.blockValues == 0 }
 
     init(_ r: ComponentReader, _ prefix: String, kernel: Int, in cin: Int, out cout: Int) throws {
         name = "\(r.component).\(prefix)"
@@ -53,8 +65,20 @@ final class ConvLayer {
                         prepare: ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)? = nil) {
         let g = Conv2DGeometry(height: height, width: width, inChannels: inChannels, outChannels: outChannels,
                                kernelSize: kernelSize, upsampleInput: upsample)
-        let w = packed(g)
-        defer { w.deallocate() }
+        let int8 = arithmetic == .int8 && int8Capable
+        let w = int8 ? nil : packed(g)
+        defer { w?.deallocate() }
+        let stored = weight.rowPointer(0)                   // the Q8_0 rows as mapped, for the int8 path
+        func convolve(_ input: UnsafePointer<Float>, _ inputFirstRow: Int, _ output: UnsafeMutablePointer<Float>,
+                      _ outputFirstRow: Int, _ rows: Range<Int>) {
+            if let w {
+                conv2d(g, input: input, inputFirstRow: inputFirstRow, weights: w, bias: bias, output: output,
+                       outputFirstRow: outputFirstRow, rows: rows)
+            } else {
+                conv2dQ8_0(g, input: input, inputFirstRow: inputFirstRow, weights: stored, bias: bias,
+                           output: output, outputFirstRow: outputFirstRow, rows: rows)
+            }
+        }
         let inputHeight = upsample ? height / 2 : height, inputWidth = upsample ? width / 2 : width
         let halo = kernelSize / 2
         pool.parallelFor((height + convBandRows - 1) / convBandRows) { band in
@@ -75,11 +99,10 @@ final class ConvLayer {
                 let count = rows.count * width * self.outChannels
                 let result = UnsafeMutablePointer<Float>.allocate(capacity: count)
                 defer { result.deallocate() }
-                conv2d(g, input: input, inputFirstRow: inputFirstRow, weights: w, bias: self.bias, output: result,
-                       outputFirstRow: rows.lowerBound, rows: rows)
+                convolve(input, inputFirstRow, result, rows.lowerBound, rows)
                 addInPlace(y + rows.lowerBound * width * self.outChannels, result, count: count)
             } else {
-                conv2d(g, input: input, inputFirstRow: inputFirstRow, weights: w, bias: self.bias, output: y, rows: rows)
+                convolve(input, inputFirstRow, y, 0, rows)
             }
         }
     }
@@ -134,6 +157,8 @@ final class ResnetBlock {
         shortcut = cin == cout ? nil : try ConvLayer(r, prefix + ".nin_shortcut", kernel: 1, in: cin, out: cout)
     }
 
+    var convolutions: [ConvLayer] { [conv1, conv2] + (shortcut.map { [$0] } ?? []) }
+
     /// Runs the block on x [height * width, inChannels]; returns the output [height * width, outChannels], which
     /// is x itself (updated in place) when the width does not change.
     func callAsFunction(_ x: Tensor, height: Int, width: Int, pool: ThreadPool) -> Tensor {
@@ -168,6 +193,8 @@ final class AttentionBlock {
         v = try ConvLayer(r, prefix + ".v", kernel: 1, in: c, out: c)
         projOut = try ConvLayer(r, prefix + ".proj_out", kernel: 1, in: c, out: c)
     }
+
+    var convolutions: [ConvLayer] { [q, k, v, projOut] }
 
     /// x += proj_out(attention(norm(x))), x [height * width, channels].
     func callAsFunction(_ x: Tensor, height: Int, width: Int, pool: ThreadPool) {

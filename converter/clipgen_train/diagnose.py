@@ -1,7 +1,7 @@
 """`clipgen-train check`: how good the trained parts are before (or after) the transformer stage.
 
 - CLIP: for held-out scenes, each caption's nearest image among all the scenes' images (by CLIP cosine): how often
-  that image has the caption's first object's colour and shape, in training phrasings and in the held-out ones
+  that image has the caption's first object's colour and shape and the caption's layout (position or relation), in training phrasings and in the held-out ones
   (captions.HELD_OUT); and the mean cosine of a caption with its own image and with the others.
 - VQGAN: the scenes encoded, quantised and decoded, judged by the evaluation's oracle (colour, shape, position) and
   by PSNR. The transformer can do no better than the VQGAN's tokens allow, so this bounds the final accuracy.
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from clipgen_train import clip_model, train_vqgan
-from clipgen_train.captions import caption
+from clipgen_train.captions import POSITION_PHRASES, caption
 from clipgen_train.oracle import judge
 from clipgen_train.scenes import render, sample_scene, scene_rng
 
@@ -39,11 +39,29 @@ def check_clip(path: str, scenes: list, size: int, activation: str | None = None
         out[name] = {
             "nearest_colour": sum(scenes[j].objects[0].colour == o.colour for j, o in zip(nearest, first)) / n,
             "nearest_shape": sum(scenes[j].objects[0].shape == o.shape for j, o in zip(nearest, first)) / n,
+            # over the captions that name a layout: the nearest image has it (one object: the same named position;
+            # two: the same relation, whatever the positions' names)
+            "nearest_position": _share([_layout(scenes[j]) == _layout(s) for j, s, t in zip(nearest, scenes, texts)
+                                        if _names_layout(s, t)]),
             "nearest_is_own": sum(j == i for i, j in enumerate(nearest)) / n,
             "cosine_own": float(sim.diag().mean()),
             "cosine_other": float((sim.sum() - sim.diag().sum()) / (n * n - n)),
         }
     return out
+
+
+def _share(hits: list[bool]) -> float | None:
+    return sum(hits) / len(hits) if hits else None
+
+
+def _names_layout(scene, text: str) -> bool:
+    """Whether a caption of `scene` says where things are (two-object captions always name their relation)."""
+    return len(scene.objects) == 2 or any(p in text for p in POSITION_PHRASES[scene.objects[0].position])
+
+
+def _layout(scene) -> str:
+    """What a caption can say about where things are: the object's position, or the two objects' relation."""
+    return scene.relation if len(scene.objects) == 2 else scene.objects[0].position
 
 
 @torch.no_grad()

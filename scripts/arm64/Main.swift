@@ -10,6 +10,9 @@ struct ArmKernelChecks {
         #if CHECK_CONV2D
         conv2dChecks()
         #endif
+        #if CHECK_CONV2DQ8
+        conv2dQ8Checks()
+        #endif
         #if CHECK_UPSAMPLE
         upsampleChecks()
         #endif
