@@ -34,8 +34,9 @@ public struct ModelBenchReport: Codable {
     /// Bytes of the transformer's weights (all read once per token position) and the rate they stream at.
     public var transformerWeightBytes: Int
     public var transformerGigabytesPerSecond: Double
-    /// Sequential read rate of the whole mapped model file at the same thread count, measured after the runs
-    /// (median of 3), the per-token floor it implies (transformer bytes / read rate) and per-token time / floor.
+    /// Sequential read rate of the whole mapped model file at the same thread count (median of 9 reads: 3 before
+    /// the timed runs, 6 after), the per-token floor it implies (transformer bytes / read rate) and per-token
+    /// time / floor.
     public var mappedReadGigabytesPerSecond: Double
     public var perTokenFloorMilliseconds: Double
     public var perTokenRatioToFloor: Double
@@ -94,6 +95,18 @@ public struct ModelBenchmark {
         generator.kvCache = kvCache
         let load = monotonicSeconds() - loadStart
         sampleMemory()
+        // The read rate behind the floor swings by +-10% from minute to minute on a shared host, so it is sampled
+        // before and after the timed runs (3 + 6 reads of the whole file) and the median of all nine is used.
+        let file = generator.file                          // the same mapping: RssFile counts the file once
+        func readRates(_ count: Int) -> [Double] {
+            (0..<count).map { _ in
+                let start = monotonicSeconds()
+                _ = parallelRead(file.mappedBytes, pool: generator.pool)
+                return Double(file.fileSize) / (monotonicSeconds() - start) / 1e9
+            }
+        }
+        progress("reading the mapped file for the bandwidth floor ...")
+        var rates = readRates(3)
         let request = GenerationRequest(prompt: prompt, seed: 1, candidates: candidates, keep: 1)
         try generator.validate(request)
         var tokenize: [Double] = [], encode: [Double] = [], sample: [Double] = [], perToken: [Double] = []
@@ -123,15 +136,11 @@ public struct ModelBenchmark {
             total.append(monotonicSeconds() - start)
         }
         let memory = MemoryReport.current()
-        let file = try GGUFFile(path: modelPath)
         let gptBytes = file.tensors.filter { $0.name.hasPrefix("gpt.") }.reduce(0) { $0 + $1.byteCount }
         let perTokenSummary = Summary(perToken.map { $0 * 1000 })
         progress("reading the mapped file for the bandwidth floor ...")
-        let readRate = Summary((0..<3).map { _ in
-            let start = monotonicSeconds()
-            _ = parallelRead(file.mappedBytes, pool: generator.pool)
-            return Double(file.fileSize) / (monotonicSeconds() - start) / 1e9
-        }).median
+        rates += readRates(6)
+        let readRate = Summary(rates).median
         let floor = Double(gptBytes) / readRate / 1e6                                   // ms
         let c = generator.decoder.config
         return ModelBenchReport(

@@ -106,7 +106,8 @@ public final class Generator {
     public let loadSeconds: Double
     /// Precision of the transformer's KV cache (binary16 by default: half the memory and attention's reads).
     public var kvCache: KVCachePrecision = .f16
-    let file: GGUFFile
+    /// The mapped model file every component reads its weights from.
+    public let file: GGUFFile
 
     /// Opens the model file and checks every tensor of the three components.
     /// - Parameter threads: worker threads including the caller (default: usable physical cores).
