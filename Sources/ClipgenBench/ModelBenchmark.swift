@@ -97,8 +97,7 @@ public struct ModelBenchmark {
         sampleMemory()
         // The read rate behind the floor swings by +-10% from minute to minute on a shared host, so it is sampled
         // before and after the timed runs (3 + 6 reads of the whole file) and the median of all nine is used.
-        let file = generator.file                          // the same mapping: RssFile counts the file once
-        func readRates(_ count: Int) -> [Double] {
+        func readRates(_ file: GGUFFile, _ count: Int) -> [Double] {
             (0..<count).map { _ in
                 let start = monotonicSeconds()
                 _ = parallelRead(file.mappedBytes, pool: generator.pool)
@@ -106,7 +105,8 @@ public struct ModelBenchmark {
             }
         }
         progress("reading the mapped file for the bandwidth floor ...")
-        var rates = readRates(3)
+        // A mapping of its own, unmapped before the runs, so that RssFile stays what generation itself touches.
+        var rates = readRates(try GGUFFile(path: modelPath), 3)
         let request = GenerationRequest(prompt: prompt, seed: 1, candidates: candidates, keep: 1)
         try generator.validate(request)
         var tokenize: [Double] = [], encode: [Double] = [], sample: [Double] = [], perToken: [Double] = []
@@ -136,10 +136,10 @@ public struct ModelBenchmark {
             total.append(monotonicSeconds() - start)
         }
         let memory = MemoryReport.current()
-        let gptBytes = file.tensors.filter { $0.name.hasPrefix("gpt.") }.reduce(0) { $0 + $1.byteCount }
+        let gptBytes = generator.file.tensors.filter { $0.name.hasPrefix("gpt.") }.reduce(0) { $0 + $1.byteCount }
         let perTokenSummary = Summary(perToken.map { $0 * 1000 })
         progress("reading the mapped file for the bandwidth floor ...")
-        rates += readRates(6)
+        rates += readRates(generator.file, 6)
         let readRate = Summary(rates).median
         let floor = Double(gptBytes) / readRate / 1e6                                   // ms
         let c = generator.decoder.config
