@@ -3,19 +3,18 @@
 //     whitespace_clean(basic_clean(text)).lower()
 //     basic_clean = ftfy.fix_text, html.unescape twice, strip;  whitespace_clean = " ".join(text.split())
 //
-// ftfy.fix_text (ftfy 6.3) is ported step for step except its mojibake repair. What is NOT reproduced:
-// - `fix_encoding`: detecting text that was decoded with the wrong codec ("cafÃ©", "â€œquoteâ€\u{9D}") and
-//   re-decoding it, including its sub-steps restore_byte_a0, replace_lossy_sequences and
-//   decode_inconsistent_utf8. It needs ftfy's statistical "badness" heuristic and a dozen legacy codecs; such
-//   prompts keep their mojibake here (the golden test lists the ones it holds, with open_clip's ids both with
-//   and without this step).
+// ftfy.fix_text (ftfy 6.3.1) is ported step for step, mojibake repair included: line-by-line processing with
+// HTML unescaping switched off from the first line holding "<" on, each line repeated until nothing changes:
+// unescape_html, fix_encoding (TextCleaningMojibake.swift: the badness heuristic, the ten single-byte codecs,
+// restore_byte_a0, replace_lossy_sequences, utf-8-variants, decode_inconsistent_utf8, Latin-1 C1 controls as
+// Windows-1252), fix_c1_controls, fix_latin_ligatures, fix_character_width, uncurl_quotes, fix_line_breaks,
+// remove_terminal_escapes, remove_control_chars, NFC. What is NOT reproduced:
 // - `fix_surrogates`: a Swift String cannot hold lone or paired surrogate code points.
 // - `max_decode_length`: ftfy fixes lines longer than 1,000,000 characters in pieces; here they are one piece.
+// - Unicode versions: BADNESS_RE's `\w` (str.isalnum) and NFC use Swift's Unicode tables, not Python 3.11's (14.0);
+//   they differ only for characters assigned since.
 // And one failure of Python's: `html.unescape` raises on a numeric reference of more than 4,300 digits (the
 // limit of `int()`), so open_clip cannot tokenize such a prompt; here it decodes as U+FFFD.
-// Everything else is ported: line-by-line processing with HTML unescaping switched off from the first line
-// holding "<" on, repeated until nothing changes: unescape_html, fix_c1_controls, fix_latin_ligatures,
-// fix_character_width, uncurl_quotes, fix_line_breaks, remove_terminal_escapes, remove_control_chars, NFC.
 
 import Foundation
 
@@ -42,10 +41,10 @@ import Foundation
 
     // MARK: ftfy.fix_text
 
-    /// `ftfy.fix_text(text)` without the mojibake repair: each line (ending after its "\n") is fixed on its own;
+    /// `ftfy.fix_text(text)`: each line (ending after its "\n") is fixed on its own;
     /// the "auto" HTML unescaping is off for every line from the first one that contains "<" (ftfy keeps the
     /// switched-off configuration for the remaining lines).
-    static func fixText(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
+    @_spi(Testing) public static func fixText(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
         var out: [Unicode.Scalar] = []
         out.reserveCapacity(text.count)
         var unescapeHTML = true
@@ -58,6 +57,7 @@ import Foundation
             while true {
                 let before = segment
                 if unescapeHTML { segment = HTMLEntities.ftfyUnescape(segment) }
+                segment = Mojibake.fixEncoding(segment)
                 segment = fixC1Controls(segment)
                 segment = translate(segment, ligatures)
                 segment = translate(segment, characterWidth)
