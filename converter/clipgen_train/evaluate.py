@@ -99,7 +99,8 @@ class RuntimeBackend:
 
 class FloatBackend:
     """Images from the float PyTorch reference forwards on a float (f32) conversion of the same checkpoints, with
-    the runtime's sampler (temperature, top-k, top-p) and CLIP reranking; its own random numbers."""
+    the runtime's sampler (temperature, top-k, top-p), its random numbers (SplitMix64 per candidate, seeded as
+    the runtime seeds them) and CLIP reranking."""
 
     name = "pytorch float"
 
@@ -124,14 +125,9 @@ class FloatBackend:
         from clipgen_convert import vqgan_ref
 
         cond = self.condition(text)  # [E]
-        g = torch.Generator().manual_seed(seed)
         images = []
-        for _ in range(self.candidates):
-            logits, cache = self.transformer.start(cond)  # [vocab]
-            tokens = [sample(logits, g)]
-            for _ in range(int(np.prod(self.gpt.meta["grid"])) - 1):  # the last token is never fed back
-                tokens.append(sample(self.transformer.step(tokens[-1], cache), g))  # step: logits [vocab]
-            codes = torch.tensor(tokens).reshape(*self.vqgan.meta["grid"])  # [h, w]
+        for j in range(self.candidates):
+            codes = torch.tensor(self.tokens(cond, seed, j)).reshape(*self.vqgan.meta["grid"])  # [h, w]
             pixels = vqgan_ref.to_pixels(self.decoder.decode(codes), self.vqgan.meta)  # [3, H, W] in [0, 255]
             images.append(pixels.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy())  # [H, W, 3]
         scores = [float(image_embedding(self.clip, im) @ cond) for im in images]
@@ -139,6 +135,16 @@ class FloatBackend:
         Image.fromarray(images[best]).save(path)
         return images[best], scores[best]
 
+
+    @torch.no_grad()
+    def tokens(self, cond: torch.Tensor, seed: int, candidate: int) -> list[int]:
+        """Candidate `candidate`'s token grid (raster order) under `seed`, drawn with the runtime's generator."""
+        g = SplitMix64.for_candidate(seed, candidate)
+        logits, cache = self.transformer.start(cond)  # [vocab]
+        tokens = [sample(logits, g)]
+        for _ in range(int(np.prod(self.gpt.meta["grid"])) - 1):  # the last token is never fed back
+            tokens.append(sample(self.transformer.step(tokens[-1], cache), g))  # step: logits [vocab]
+        return tokens
 
     def condition(self, text: str) -> torch.Tensor:
         """What the transformer is conditioned on (and candidates are ranked by): the text embedding."""
@@ -164,14 +170,68 @@ class ImageConditionBackend(FloatBackend):
         return image_embedding(self.clip, pixels)  # [E]
 
 
-def sample(logits: torch.Tensor, g: torch.Generator) -> int:
-    """One token from logits [vocab] as Sampler.swift draws it: temperature, top-k, then the top-p prefix."""
-    k = min(SAMPLER["top_k"] or logits.numel(), logits.numel())
-    top, ids = torch.topk(logits.double(), k)  # [k] each, most likely first
-    weights = torch.exp((top - top[0]) / SAMPLER["temperature"])  # [k]
-    kept = int((torch.cumsum(weights / weights.sum(), 0) < SAMPLER["top_p"]).sum()) + 1
-    weights = weights[:min(kept, k)]
-    return int(ids[torch.multinomial(weights, 1, generator=g)])
+class SplitMix64:
+    """The runtime's random generator (Sampler.swift), bit for bit: the same seed gives the same stream."""
+
+    MASK = (1 << 64) - 1
+    GAMMA = 0x9E3779B97F4A7C15
+
+    def __init__(self, seed: int):
+        self.state = seed & self.MASK
+
+    def next(self) -> int:
+        self.state = (self.state + self.GAMMA) & self.MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & self.MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & self.MASK
+        return z ^ (z >> 31)
+
+    def unit(self) -> float:
+        """A uniform float in [0, 1) from the top 53 bits of one draw."""
+        return (self.next() >> 11) * 2.0 ** -53
+
+    @classmethod
+    def for_candidate(cls, seed: int, candidate: int) -> "SplitMix64":
+        """Candidate j's generator, as TokenSampler seeds it: SplitMix64(seed + j * 0x9E3779B97F4A7C15)."""
+        return cls((seed + candidate * cls.GAMMA) & cls.MASK)
+
+
+def sample(logits: torch.Tensor, rng: SplitMix64) -> int:
+    """One token from logits [vocab] exactly as Sampler.swift draws it (temperature, top-k with ties to the lower
+    id, the shortest top-p prefix, one uniform draw), in the same double arithmetic and order: given the same
+    logits and generator, the runtime and this function pick the same token, so the float and int8 rows of an
+    evaluation differ only by their models' logits."""
+    import math
+
+    values = logits.float().tolist()  # float32 logits, read as doubles as Swift's Double(Float) does
+    vocab = len(values)
+    k = min(SAMPLER["top_k"] or vocab, vocab)
+    if k == 1:
+        return max(range(vocab), key=lambda i: (values[i], -i))
+    best = sorted(range(vocab), key=lambda i: (-values[i], i))[:k]
+    top, t = values[best[0]], SAMPLER["temperature"]
+    weights = [math.exp((values[i] - top) / t) for i in best]
+    total = 0.0
+    for w in weights:
+        total += w
+    kept = len(weights)
+    if SAMPLER["top_p"] < 1:
+        cumulative = 0.0
+        for i, w in enumerate(weights):
+            cumulative += w / total
+            if cumulative >= SAMPLER["top_p"]:
+                kept = i + 1
+                break
+        weights = weights[:kept]
+    mass = 0.0
+    for w in weights:
+        mass += w
+    u = rng.unit() * mass
+    for i, w in enumerate(weights):
+        u -= w
+        if u < 0:
+            return best[i]
+    return best[kept - 1]
 
 
 #: The tokenizer entries clip_ref.Tokenizer reads; read_component leaves them out (the file does not record which

@@ -123,10 +123,42 @@ def test_eval_end_to_end_on_a_random_tiny_model(tmp_path, capsys):
     assert (out / "sheet.png").is_file() and (out / "results.json").is_file()
 
 
+def test_splitmix64_is_the_published_generator():
+    g = evaluate.SplitMix64(0)
+    assert [g.next() for _ in range(3)] == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
+    assert evaluate.SplitMix64.for_candidate(5, 0).state == 5
+    assert evaluate.SplitMix64.for_candidate(5, 2).state == (5 + 2 * 0x9E3779B97F4A7C15) % 2**64
+
+
+@pytest.mark.skipif(not os.access(CLIPGEN, os.X_OK), reason=f"no clipgen executable at {CLIPGEN}")
+def test_float_sampler_draws_the_runtimes_tokens(tmp_path):
+    """On an F32 file with an f32 KV cache the float reference and the runtime agree on logits to ~1e-6, so with
+    the runtime's generator and sampler the float backend draws the very tokens `clipgen sample` draws, at every
+    seed tried: the evaluation's float and int8 rows are paired, not independent samples. (With the default
+    binary16 cache the tiny random model's near-flat logits part ways after a few tokens.)"""
+    import subprocess
+
+    from clipgen_convert.cli import main as convert
+
+    ckpt = tmp_path / "tiny"
+    assert convert(["synth", "--preset", "tiny", "--out", str(ckpt), "--seed", "2"]) == 0
+    model = tmp_path / "f32.gguf"
+    assert convert(["convert", "--clip", str(ckpt / "clip.pt"), "--vqgan", str(ckpt / "vqgan.ckpt"),
+                    "--transformer", str(ckpt / "gpt.pt"), "--out", str(model), "--quant", "f32", "--quiet"]) == 0
+    backend = evaluate.FloatBackend(str(model), candidates=1)
+    prompt = "a red circle on a blue background"
+    cond = backend.condition(prompt)
+    for seed in (0, 1, 12345):
+        done = subprocess.run([CLIPGEN, "sample", prompt, "--model", str(model), "--seed", str(seed), "--kv-cache",
+                               "f32"],
+                              capture_output=True, text=True, check=True)
+        assert backend.tokens(cond, seed, 0) == json.loads(done.stdout)["tokens"], seed
+
+
 def test_float_sampler_keeps_the_top_p_prefix():
     import torch
 
-    g = torch.Generator().manual_seed(0)
+    g = evaluate.SplitMix64(0)
     peaked = torch.full((600,), -30.0)
     peaked[[7, 9]] = torch.tensor([10.0, 9.0])  # token 7 holds ~73%, 7 and 9 together > 95%
     drawn = {evaluate.sample(peaked, g) for _ in range(200)}
