@@ -43,17 +43,25 @@ struct ModelBenchCommand: ParsableCommand {
     func run() throws {
         let benchmark = ModelBenchmark(modelPath: try model.modelPath(), threads: model.threads, candidates: candidates,
                                        repeats: repeats, prompt: prompt, kvCache: model.cachePrecision)
-        let report = try benchmark.run { line in
-            if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
-        } else {
-            print(report.table)
-        }
+        let report = try benchmark.run(progress: progressLines(json: json))
+        try printReport(report, table: report.table, json: json)
+    }
+}
+
+/// Progress lines go to stderr, unless the output is JSON.
+func progressLines(json: Bool) -> (String) -> Void {
+    { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+}
+
+/// The report as pretty JSON (snake_case keys) on stdout, or its table.
+func printReport<Report: Encodable>(_ report: Report, table: String, json: Bool) throws {
+    if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+    } else {
+        print(table)
     }
 }
 
@@ -141,16 +149,7 @@ struct ConvCommand: ParsableCommand {
 
     func run() throws {
         let report = try ConvBenchmark(modelPath: try model.modelPath(), threads: model.threads, repeats: repeats,
-                                       prompt: prompt).run { line in
-            if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
-        } else {
-            print(report.table)
-        }
+                                       prompt: prompt).run(progress: progressLines(json: json))
+        try printReport(report, table: report.table, json: json)
     }
 }
