@@ -203,14 +203,15 @@ def sample(logits: torch.Tensor, rng: SplitMix64) -> int:
     evaluation differ only by their models' logits."""
     import math
 
-    values = logits.float().tolist()  # float32 logits, read as doubles as Swift's Double(Float) does
+    values = logits.float().numpy().astype(np.float64)  # [vocab] float32 logits as doubles, like Double(Float)
     vocab = len(values)
     k = min(SAMPLER["top_k"] or vocab, vocab)
+    order = np.argsort(-values, kind="stable")  # most likely first; a stable sort puts the lower id first on ties
     if k == 1:
-        return max(range(vocab), key=lambda i: (values[i], -i))
-    best = sorted(range(vocab), key=lambda i: (-values[i], i))[:k]
-    top, t = values[best[0]], SAMPLER["temperature"]
-    weights = [math.exp((values[i] - top) / t) for i in best]
+        return int(order[0])
+    best = order[:k].tolist()
+    top, t = float(values[best[0]]), SAMPLER["temperature"]
+    weights = [math.exp((float(values[i]) - top) / t) for i in best]  # libm exp, as Swift's Foundation.exp
     total = 0.0
     for w in weights:
         total += w
