@@ -58,7 +58,6 @@ public struct ConvBenchmark {
         progress("loading \(modelPath) ...")
         let generator = try Generator(modelPath: modelPath, threads: threads)
         let decoder = generator.decoder
-        defer { decoder.convolutionArithmetic = .float }
         let (ids, _) = generator.tokenize(prompt)
         let embedding = generator.textEncoder.encode(ids, pool: generator.pool)
         let grid = generator.sample(embedding: embedding, candidates: 1, seed: 1, settings: SamplerSettings())[0]

@@ -23,10 +23,26 @@ struct ModelBenchCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
+    @OptionGroup var bench: BenchRunOptions
+
     @Option(help: "Candidates sampled together.")
     var candidates = 1
 
-    @Option(help: "Timed runs (the median is reported).")
+    func validate() throws {
+        if candidates < 1 || candidates > 256 { throw InputError("--candidates must be in 1...256 (got \(candidates))") }
+    }
+
+    func run() throws {
+        let benchmark = ModelBenchmark(modelPath: try model.modelPath(), threads: model.threads, candidates: candidates,
+                                       repeats: bench.repeats, prompt: bench.prompt, kvCache: model.cachePrecision)
+        let report = try benchmark.run(progress: bench.progressLines)
+        try bench.print(report, table: report.table)
+    }
+}
+
+/// `--repeats`, `--prompt` and `--json` of the benchmarks that run a model, and how they report.
+struct BenchRunOptions: ParsableArguments {
+    @Option(help: "Timed runs (medians are reported).")
     var repeats = 5
 
     @Option(help: "The prompt generated from.")
@@ -36,32 +52,25 @@ struct ModelBenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if candidates < 1 || candidates > 256 { throw InputError("--candidates must be in 1...256 (got \(candidates))") }
         if repeats < 1 { throw InputError("--repeats must be at least 1 (got \(repeats))") }
     }
 
-    func run() throws {
-        let benchmark = ModelBenchmark(modelPath: try model.modelPath(), threads: model.threads, candidates: candidates,
-                                       repeats: repeats, prompt: prompt, kvCache: model.cachePrecision)
-        let report = try benchmark.run(progress: progressLines(json: json))
-        try printReport(report, table: report.table, json: json)
+    /// Progress lines go to stderr, unless the output is JSON.
+    var progressLines: (String) -> Void {
+        let json = self.json
+        return { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
     }
-}
 
-/// Progress lines go to stderr, unless the output is JSON.
-func progressLines(json: Bool) -> (String) -> Void {
-    { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
-}
-
-/// The report as pretty JSON (snake_case keys) on stdout, or its table.
-func printReport<Report: Encodable>(_ report: Report, table: String, json: Bool) throws {
-    if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
-    } else {
-        print(table)
+    /// The report as pretty JSON (snake_case keys) on stdout, or its table.
+    func print<Report: Encodable>(_ report: Report, table: String) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+        } else {
+            Swift.print(table)
+        }
     }
 }
 
@@ -134,22 +143,11 @@ struct ConvCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "Timed runs of each arithmetic (the median is reported).")
-    var repeats = 5
-
-    @Option(help: "The prompt the token grid is sampled from.")
-    var prompt = "a red circle on a blue background"
-
-    @Flag(help: "Print one JSON object instead of a table.")
-    var json = false
-
-    func validate() throws {
-        if repeats < 1 { throw InputError("--repeats must be at least 1 (got \(repeats))") }
-    }
+    @OptionGroup var bench: BenchRunOptions
 
     func run() throws {
-        let report = try ConvBenchmark(modelPath: try model.modelPath(), threads: model.threads, repeats: repeats,
-                                       prompt: prompt).run(progress: progressLines(json: json))
-        try printReport(report, table: report.table, json: json)
+        let report = try ConvBenchmark(modelPath: try model.modelPath(), threads: model.threads, repeats: bench.repeats,
+                                       prompt: bench.prompt).run(progress: bench.progressLines)
+        try bench.print(report, table: report.table)
     }
 }

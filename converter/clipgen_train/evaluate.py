@@ -13,6 +13,7 @@ does not print image embeddings; the runtime's own clip_score is kept alongside 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 from dataclasses import dataclass
@@ -196,13 +197,19 @@ class SplitMix64:
         return cls((seed + candidate * cls.GAMMA) & cls.MASK)
 
 
+def _sequential_sum(values: list[float]) -> float:
+    """Left-to-right double sum, as Swift's reduce(0, +); Python 3.12's sum() compensates and would differ."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
 def sample(logits: torch.Tensor, rng: SplitMix64) -> int:
     """One token from logits [vocab] exactly as Sampler.swift draws it (temperature, top-k with ties to the lower
     id, the shortest top-p prefix, one uniform draw), in the same double arithmetic and order: given the same
     logits and generator, the runtime and this function pick the same token, so the float and int8 rows of an
     evaluation differ only by their models' logits."""
-    import math
-
     values = logits.float().numpy().astype(np.float64)  # [vocab] float32 logits as doubles, like Double(Float)
     vocab = len(values)
     k = min(SAMPLER["top_k"] or vocab, vocab)
@@ -212,9 +219,7 @@ def sample(logits: torch.Tensor, rng: SplitMix64) -> int:
     best = order[:k].tolist()
     top, t = float(values[best[0]]), SAMPLER["temperature"]
     weights = [math.exp((float(values[i]) - top) / t) for i in best]  # libm exp, as Swift's Foundation.exp
-    total = 0.0
-    for w in weights:
-        total += w
+    total = _sequential_sum(weights)
     kept = len(weights)
     if SAMPLER["top_p"] < 1:
         cumulative = 0.0
@@ -224,10 +229,7 @@ def sample(logits: torch.Tensor, rng: SplitMix64) -> int:
                 kept = i + 1
                 break
         weights = weights[:kept]
-    mass = 0.0
-    for w in weights:
-        mass += w
-    u = rng.unit() * mass
+    u = rng.unit() * _sequential_sum(weights)
     for i, w in enumerate(weights):
         u -= w
         if u < 0:
