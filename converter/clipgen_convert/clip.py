@@ -402,3 +402,35 @@ def _check_leftovers(path: str, sd: dict, used: set, context: int) -> None:
         more = f" and {len(left) - 5} more" if len(left) > 5 else ""
         raise ConversionError(f"{path}: unexpected key{'s' if len(left) > 1 else ''} "
                               f"{', '.join(repr(k) for k in left[:5])}{more} (not part of a supported CLIP layout)")
+
+
+def openai_state_dict_from_component(component: Component) -> dict[str, np.ndarray]:
+    """The canonical CLIP component (e.g. read back from a model file) -> an OpenAI-layout state dict.
+
+    The inverse of `load` for the OpenAI family, through the same table `NAMES`, so a converted model's CLIP can be
+    trained further (clipgen-train) or checked by open_clip. Only QuickGELU models fit OpenAI's layout (it implies
+    that activation); the contrastive temperature is not in a model file, so `logit_scale` is left out.
+    """
+    meta, tensors = component.meta, component.tensors
+    if meta.get("text.activation") != "quick_gelu":
+        raise ConversionError(f"{component.source}: its CLIP uses {meta.get('text.activation')!r}; OpenAI's layout "
+                              "holds QuickGELU models only")
+    if not meta.get("has_vision") or not meta.get("text.has_projection", True):
+        raise ConversionError(f"{component.source}: its CLIP has no image tower or no text projection; OpenAI's "
+                              "layout needs both")
+    undo = {"": lambda a: a, "T": lambda a: a.T, "conv": lambda a: a.transpose(0, 3, 1, 2)}  # canonical -> source
+    sd: dict[str, np.ndarray] = {}
+    for tower in ("text", "vision"):
+        prefix, block_prefix = PREFIXES["openai"][tower]
+        for (row_tower, canonical), (template, how, *_hf) in ROWS.items():
+            if row_tower == tower:
+                name = template.replace("{t}", prefix)
+                sd[name] = np.ascontiguousarray(undo[how](tensors[f"{tower}.{canonical}"]))
+            elif row_tower == "block":
+                for i in range(int(meta[f"{tower}.layers"])):
+                    name = template.replace("{b}", block_prefix.format(i=i))
+                    sd[name] = np.ascontiguousarray(tensors[f"{tower}.blocks.{i}.{canonical}"])
+    sd["input_resolution"] = np.array(int(meta["vision.image_size"]))
+    sd["context_length"] = np.array(int(meta["text.context_length"]))
+    sd["vocab_size"] = np.array(int(meta["text.vocab_size"]))
+    return sd

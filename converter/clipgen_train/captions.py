@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from clipgen_train.scenes import Scene, SceneObject, render, sample_scene, scene_rng
+from clipgen_train.scenes import Scene, SceneObject, render, sample_scene, scene_rng, twin
 
 CAPTION_STREAM = 1  # scene_rng stream of the caption choices (stream 0 draws the scene)
+TWIN_STREAM = 2  # scene_rng stream of a hard-negative twin's layout and caption
 
 #: Phrases for a single object's position (training).
 POSITION_PHRASES = {
@@ -53,10 +54,11 @@ def noun_phrase(obj: SceneObject, with_size: bool) -> str:
     return f"{article(words[0])} {' '.join(words)}"
 
 
-def caption(scene: Scene, rng: np.random.Generator, held_out: bool = False) -> str:
-    """One caption of `scene`, its phrasing drawn from `rng`; `held_out` draws from the evaluation-only phrasings."""
+def caption(scene: Scene, rng: np.random.Generator, held_out: bool = False, name_layout: bool = False) -> str:
+    """One caption of `scene`, its phrasing drawn from `rng`; `held_out` draws from the evaluation-only phrasings;
+    `name_layout`: a single object's size and position are always named (a hard-negative pair differs in them)."""
     if len(scene.objects) == 1:
-        return _single(scene, scene.objects[0], rng, held_out)
+        return _single(scene, scene.objects[0], rng, held_out, name_layout)
     a, b = (noun_phrase(o, with_size=False) for o in scene.objects)
     templates = HELD_OUT[scene.relation] if held_out else RELATION_PHRASES[scene.relation]
     text = str(rng.choice(templates)).format(a=a, b=b)
@@ -67,8 +69,9 @@ def caption(scene: Scene, rng: np.random.Generator, held_out: bool = False) -> s
     return text
 
 
-def _single(scene: Scene, obj: SceneObject, rng: np.random.Generator, held_out: bool) -> str:
+def _single(scene: Scene, obj: SceneObject, rng: np.random.Generator, held_out: bool, name_layout: bool) -> str:
     with_size, with_position, with_background = (rng.random() < p for p in (0.5, 0.6, 0.4))
+    with_size, with_position = with_size or name_layout, with_position or name_layout
     x = noun_phrase(obj, with_size)
     if held_out:
         return str(rng.choice(HELD_OUT["single"])).format(x=x, colour=obj.colour, shape=obj.shape)
@@ -80,17 +83,33 @@ def _single(scene: Scene, obj: SceneObject, rng: np.random.Generator, held_out: 
 
 
 class CaptionedScenes:
-    """The CLIP stage's view: sample `index` -> its image, one caption, and the scene it came from."""
+    """The CLIP stage's view: sample `index` -> its image, one caption, and the scene it came from.
 
-    def __init__(self, seed: int, size: int):
-        self.seed, self.size = seed, size
+    `hard_negatives` F: a fraction F of each batch is (scene, twin) pairs (scenes.twin), both captions naming the
+    layout, so the contrastive loss must read positions, sizes and which object is which.
+    """
 
-    def item(self, index: int) -> dict:
+    def __init__(self, seed: int, size: int, hard_negatives: float = 0.0):
+        if not 0.0 <= hard_negatives <= 1.0:
+            raise ValueError(f"hard_negatives {hard_negatives}: expected a fraction in [0, 1]")
+        self.seed, self.size, self.hard_negatives = seed, size, hard_negatives
+
+    def item(self, index: int, name_layout: bool = False) -> dict:
         scene = sample_scene(self.seed, index)
-        text = caption(scene, scene_rng(self.seed, index, CAPTION_STREAM))
+        text = caption(scene, scene_rng(self.seed, index, CAPTION_STREAM), name_layout=name_layout)
         return {"image": render(scene, self.size), "caption": text, "scene": scene}  # image [3, S, S]
 
+    def twin_item(self, index: int) -> dict:
+        """The twin of sample `index` (its own draws: stream TWIN_STREAM), captioned with its layout named."""
+        rng = scene_rng(self.seed, index, TWIN_STREAM)
+        scene = twin(sample_scene(self.seed, index), rng)
+        return {"image": render(scene, self.size), "caption": caption(scene, rng, name_layout=True), "scene": scene}
+
     def batch(self, indices: list[int]) -> dict:
-        """{'image': [N, 3, S, S] in [0, 1], 'caption': N strings}."""
-        items = [self.item(i) for i in indices]
+        """{'image': [N, 3, S, S] in [0, 1], 'caption': N strings} for N = len(indices): the first N - P indices'
+        samples, and the twins of the first P of them (P = round(N * hard_negatives / 2))."""
+        pairs = round(len(indices) * self.hard_negatives / 2)
+        base = indices[:len(indices) - pairs]
+        items = [self.item(i, name_layout=k < pairs) for k, i in enumerate(base)]
+        items += [self.twin_item(i) for i in base[:pairs]]
         return {"image": torch.stack([it["image"] for it in items]), "caption": [it["caption"] for it in items]}

@@ -45,7 +45,8 @@ def run_clip(args, d, out: str) -> str:
 
     size = train_vqgan.PRESETS[args.preset]["ddconfig"]["resolution"]  # the images the VQGAN will draw
     opts = _options(args, "clip", out)
-    stage = CLIPStage(clip_model.PRESETS[args.preset], not args.gelu, args.seed, opts.batch, size, d)
+    stage = CLIPStage(clip_model.PRESETS[args.preset], not args.gelu, args.seed, opts.batch, size, d,
+                      init=args.init, hard_negatives=args.hard_negatives)
     loop.run(stage, opts, d)
     return os.path.join(out, "clip.pt")
 
@@ -161,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--foreground-weight", type=float, default=0.0, metavar="W",
                        help="VQGAN: weigh the reconstruction loss 1 + W where a pixel differs from its image's "
                        "border colour (0: plain loss; the bundled model used 10)")
+        if name in ("clip", "all"):
+            p.add_argument("--init", metavar="CKPT", help="clip: start from this CLIP (a checkpoint, or a model "
+                           "file's CLIP, e.g. models/clipgen-default.gguf) instead of random weights")
+            p.add_argument("--hard-negatives", type=float, default=0.0, metavar="F",
+                           help="clip: fraction of each batch made of (scene, layout twin) pairs: the same objects "
+                           "moved, resized or swapped, the layout named in both captions (0: off)")
         if name == "vqgan":
             p.add_argument("--decoder-of", metavar="CKPT", help="train only the decoder of this trained VQGAN "
                            "(encoder and codebook frozen: its tokens, and a transformer trained on them, stay valid)")

@@ -56,8 +56,9 @@ def export_state_dict(model: torch.nn.Module, quick_gelu: bool) -> dict:
 
 
 def load(path: str, activation: str | None = None) -> tuple[torch.nn.Module, bool]:
-    """(fp32 open_clip model in eval mode, quick_gelu) from an OpenAI TorchScript archive or an OpenAI / open_clip
-    state dict (optionally under 'model' or 'state_dict', as HFAiLab's and open_clip's training files keep it).
+    """(fp32 open_clip model in eval mode, quick_gelu) from an OpenAI TorchScript archive, an OpenAI / open_clip
+    state dict (optionally under 'model' or 'state_dict', as HFAiLab's and open_clip's training files keep it), or a
+    clipgen model file (its CLIP component, dequantised).
 
     The activation comes from the OpenAI markers (QuickGELU) or `activation` ("quick_gelu" | "gelu")."""
     if not os.path.isfile(path):
@@ -66,10 +67,13 @@ def load(path: str, activation: str | None = None) -> tuple[torch.nn.Module, boo
     if zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
         model = open_clip.load_openai_model(path, precision="fp32", device="cpu", jit=False)
         return model.float().eval(), True
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        raise TrainingDataError(f"--clip {path}: cannot read the checkpoint ({type(e).__name__}: {e})") from None
+    if _is_model_file(path):
+        sd = _state_dict_of_model_file(path)
+    else:
+        try:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+            raise TrainingDataError(f"--clip {path}: cannot read the checkpoint ({type(e).__name__}: {e})") from None
     for key in ("state_dict", "model"):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
@@ -88,10 +92,35 @@ def load(path: str, activation: str | None = None) -> tuple[torch.nn.Module, boo
         sd.pop(key, None)
     missing, unexpected = model.load_state_dict(sd, strict=False)
     unexpected = [k for k in unexpected if k != "attn_mask"]
+    if _is_model_file(path):  # a model file has no contrastive temperature: open_clip's initial one stays
+        missing = [k for k in missing if k != "logit_scale"]
     if missing or unexpected:
         raise TrainingDataError(f"--clip {path}: keys do not fit the inferred model: missing {missing[:5]}, "
                                 f"unexpected {unexpected[:5]}")
     return model.eval(), quick_gelu
+
+
+def _is_model_file(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"GGUF"
+
+
+def _state_dict_of_model_file(path: str) -> dict:
+    """The CLIP of a clipgen model file (clipgen-convert's output, e.g. the bundled model), dequantised to float32,
+    as an OpenAI-layout state dict: a converted model's CLIP can be trained further or reused by another stage."""
+    from clipgen_convert.clip import openai_state_dict_from_component
+    from clipgen_convert.writer import read_component
+
+    try:
+        sd = openai_state_dict_from_component(read_component(path, "clip"))
+    except Exception as e:  # noqa: BLE001 - a file without a usable CLIP is the same user error
+        raise TrainingDataError(f"--clip {path}: cannot read a CLIP from the model file ({e})") from None
+    return {k: torch.from_numpy(v) for k, v in sd.items()}
+
+
+def config_of(model: torch.nn.Module) -> dict:
+    """The PRESETS-style config of a built or loaded model (what `build` would need to make it again)."""
+    return _config_from_state_dict({k: v for k, v in model.state_dict().items()})
 
 
 def _config_from_state_dict(sd: dict) -> dict:

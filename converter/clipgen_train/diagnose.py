@@ -2,7 +2,8 @@
 
 - CLIP: for held-out scenes, each caption's nearest image among all the scenes' images (by CLIP cosine): how often
   that image has the caption's first object's colour and shape and the caption's layout (position or relation), in training phrasings and in the held-out ones
-  (captions.HELD_OUT); and the mean cosine of a caption with its own image and with the others.
+  (captions.HELD_OUT); the mean cosine of a caption with its own image and with the others; and each scene against
+  its layout twin (the same objects moved, resized or swapped), which only a CLIP that reads layouts tells apart.
 - VQGAN: the scenes encoded, quantised and decoded, judged by the evaluation's oracle (colour, shape, position) and
   by PSNR. The transformer can do no better than the VQGAN's tokens allow, so this bounds the final accuracy.
 """
@@ -14,9 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from clipgen_train import clip_model, train_vqgan
-from clipgen_train.captions import POSITION_PHRASES, caption
+from clipgen_train.captions import POSITION_PHRASES, TWIN_STREAM, caption
 from clipgen_train.oracle import judge
-from clipgen_train.scenes import render, sample_scene, scene_rng
+from clipgen_train.scenes import render, sample_scene, scene_rng, twin
 
 CHECK_SEED = 4242  # data-set seed of the checked scenes (training uses small seeds, the evaluation 1_000_003)
 
@@ -47,6 +48,32 @@ def check_clip(path: str, scenes: list, size: int, activation: str | None = None
             "cosine_own": float(sim.diag().mean()),
             "cosine_other": float((sim.sum() - sim.diag().sum()) / (n * n - n)),
         }
+    out["layout twins"] = check_twins(clip, tokenize, scenes, size)
+    return out
+
+
+@torch.no_grad()
+def check_twins(clip, tokenize, scenes: list, size: int) -> dict:
+    """Each scene against its layout twin (scenes.twin: the same objects moved, resized or swapped), both captions
+    naming the layout: how often a caption is nearer its own image than the twin's (`text_picks_own`), and an
+    image nearer its own caption than the twin's (`image_picks_own`), for one-object and two-object scenes. 0.5 is
+    a CLIP blind to layout."""
+    twins = [twin(s, scene_rng(CHECK_SEED, i, TWIN_STREAM)) for i, s in enumerate(scenes)]
+
+    def embed(group: list) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.stack([render(s, size) for s in group])  # [N, 3, S, S]
+        image = F.normalize(clip.encode_image(clip_model.pixels(images, clip_model.image_size(clip))), dim=-1)
+        texts = [caption(s, scene_rng(CHECK_SEED, i, TWIN_STREAM + 1), name_layout=True) for i, s in enumerate(group)]
+        return image, F.normalize(clip.encode_text(tokenize(texts)), dim=-1)  # [N, E] each
+
+    (image_a, text_a), (image_b, text_b) = embed(scenes), embed(twins)
+    text_own = ((text_a * image_a).sum(-1) > (text_a * image_b).sum(-1)).tolist()  # [N]
+    image_own = ((image_a * text_a).sum(-1) > (image_a * text_b).sum(-1)).tolist()  # [N]
+    out = {}
+    for kind, count in (("one object", 1), ("two objects", 2)):
+        idx = [i for i, s in enumerate(scenes) if len(s.objects) == count]
+        out[kind] = {"text_picks_own": _share([text_own[i] for i in idx]),
+                     "image_picks_own": _share([image_own[i] for i in idx]), "scenes": len(idx)}
     return out
 
 

@@ -11,7 +11,7 @@ Geometry is in fractions of the image side (x to the right, y downwards), so one
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -82,12 +82,38 @@ def sample_scene(seed: int, index: int) -> Scene:
     return Scene(background, objects, relation)
 
 
+def twin(scene: Scene, rng: np.random.Generator) -> Scene:
+    """A scene with the same objects (shapes and colours) and background, laid out differently: a single object
+    moved to another named position (and with probability 1/2 resized); two objects swapped, or their colours
+    swapped, or (when they look the same) set in the other relation. A contrastive batch that holds a scene and its twin can only tell their
+    captions apart by the layout words, which is what a CLIP trained on random batches learns last (hard
+    negatives, as NegCLIP's swapped captions)."""
+    if len(scene.objects) == 1:
+        obj = scene.objects[0]
+        position = str(rng.choice([p for p in POSITIONS if p != obj.position]))
+        size = str(rng.choice([s for s in SIZES if s != obj.size])) if rng.random() < 0.5 else obj.size
+        return Scene(scene.background, (_place(rng, obj.shape, obj.colour, size, position),))
+    a, b = scene.objects
+    relation, looks = scene.relation, ((b.shape, b.colour), (a.shape, a.colour))  # the two swapped
+    if a.colour != b.colour and a.shape != b.shape and rng.random() < 0.5:
+        looks = ((a.shape, b.colour), (b.shape, a.colour))  # colours swapped: which shape has which colour
+    elif (a.shape, a.colour) == (b.shape, b.colour):
+        relation, looks = next(r for r in RELATIONS if r != scene.relation), looks[::-1]
+    objects = tuple(_place(rng, shape, colour, "small", pos) for (shape, colour), pos in zip(looks, RELATIONS[relation]))
+    return Scene(scene.background, objects, relation)
+
+
 def _object(rng: np.random.Generator, colours: list[str], size: str, position: str) -> SceneObject:
+    placed = _place(rng, "", "", size, position)  # geometry first: the draws' order defines the data set
+    return replace(placed, shape=str(rng.choice(SHAPES)), colour=str(rng.choice(colours)))
+
+
+def _place(rng: np.random.Generator, shape: str, colour: str, size: str, position: str) -> SceneObject:
+    """An object of the given names, its centre and extent jittered as _object jitters them."""
     x, y = POSITIONS[position]
     dx, dy = rng.uniform(-JITTER, JITTER, size=2)
     extent = SIZES[size] * (1.0 + rng.uniform(-SIZE_JITTER, SIZE_JITTER))
-    return SceneObject(str(rng.choice(SHAPES)), str(rng.choice(colours)), size, position,
-                       float(x + dx), float(y + dy), float(extent))
+    return SceneObject(shape, colour, size, position, float(x + dx), float(y + dy), float(extent))
 
 
 def render(scene: Scene, size: int) -> torch.Tensor:

@@ -27,14 +27,26 @@ class CLIPStage:
 
     name = "clip"
 
-    def __init__(self, config: dict, quick_gelu: bool, seed: int, batch: int, image_size: int, d):
+    def __init__(self, config: dict, quick_gelu: bool, seed: int, batch: int, image_size: int, d, *,
+                 init: str | None = None, hard_negatives: float = 0.0):
+        """`init`: start from this CLIP (checkpoint or model file; its own sizes replace `config`'s) instead of
+        random weights; `hard_negatives`: the fraction of each batch that are layout twins (CaptionedScenes)."""
+        from clipgen_convert.provenance import sha256_file
+
         open_clip = clip_model.import_open_clip()
+        if init is not None:
+            self.model, quick_gelu = clip_model.load(init, None if quick_gelu else "gelu")
+            self.model.train()
+            config = clip_model.config_of(self.model)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self.model = clip_model.build(config, quick_gelu)
         self.config = {**config, "quick_gelu": quick_gelu, "data_image_size": image_size}
+        if init is not None or hard_negatives:  # keys only where set, so earlier runs' states still resume
+            self.config.update(init_sha256=init and sha256_file(init), hard_negatives=hard_negatives)
         self.quick_gelu, self.batch_size = quick_gelu, batch
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.model = clip_model.build(config, quick_gelu)
-        self.scenes = CaptionedScenes(seed, image_size)
+        self.scenes = CaptionedScenes(seed, image_size, hard_negatives)
         self.size = clip_model.image_size(self.model)
         self.tokenize = clip_model.tokenizer(config["text_cfg"]["context_length"])
         self.criterion = open_clip.loss.ClipLoss(gather_with_grad=d.world > 1, rank=d.rank, world_size=d.world)

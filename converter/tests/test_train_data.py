@@ -8,10 +8,13 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the training recipe needs PyTorch")
 
-from clipgen_train.captions import (CAPTION_STREAM, HELD_OUT, CaptionedScenes, caption)  # noqa: E402
+from clipgen_train.captions import (CAPTION_STREAM, HELD_OUT, POSITION_PHRASES, CaptionedScenes,  # noqa: E402
+                                    caption)
 from clipgen_train.data import (FolderImages, SceneImages, TrainingDataError, image_source,  # noqa: E402
                                 rank_indices)
-from clipgen_train.scenes import COLOURS, POSITIONS, SHAPES, render, sample_scene, scene_rng  # noqa: E402
+from clipgen_train.oracle import judge  # noqa: E402
+from clipgen_train.scenes import (COLOURS, POSITIONS, RELATIONS, SHAPES, render, sample_scene,  # noqa: E402
+                                  scene_rng, twin)
 
 SIZE = 64
 N_SCENES = 300
@@ -106,6 +109,56 @@ def test_held_out_phrasings_never_reach_training():
     held = {caption(sample_scene(0, i), scene_rng(0, i, 9), held_out=True) for i in range(100)}
     assert all(any(m in t for m in markers) or t.count(" ") == 1 for t in held)
     assert set(HELD_OUT) == {"single", "above", "left of"}
+
+
+def _looks(scene) -> list[tuple[str, str]]:
+    return [(o.shape, o.colour) for o in scene.objects]
+
+
+def test_a_twin_has_the_same_objects_in_another_layout():
+    kinds = set()
+    for i in range(N_SCENES):
+        scene = sample_scene(6, i)
+        other = twin(scene, scene_rng(6, i, 2))
+        assert other == twin(scene, scene_rng(6, i, 2))  # deterministic
+        assert other.background == scene.background and len(other.objects) == len(scene.objects)
+        if len(scene.objects) == 1:
+            a, b = scene.objects[0], other.objects[0]
+            assert _looks(scene) == _looks(other) and b.position != a.position
+            kinds.add("resized" if b.size != a.size else "moved")
+        else:
+            assert sorted(_looks(scene)) == sorted(_looks(other)) or (
+                {o.shape for o in scene.objects} == {o.shape for o in other.objects}
+                and {o.colour for o in scene.objects} == {o.colour for o in other.objects})
+            assert (other.relation, _looks(other)) != (scene.relation, _looks(scene))
+            kinds.add("swapped" if sorted(_looks(scene)) == sorted(_looks(other)) else "recoloured")
+            assert [o.position for o in other.objects] == list(RELATIONS[other.relation])
+        # the oracle, judging the twin's render against the original scene, sees the layout change
+        verdict = judge((render(other, SIZE).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), scene)
+        changed = (verdict["position"] is False or not all(o["colour"] and o["shape"] for o in verdict["objects"])
+                   or other.objects[0].size != scene.objects[0].size
+                   or other.relation != scene.relation)  # two look-alikes set the other way round
+        assert changed, (scene, other)
+    assert kinds == {"moved", "resized", "swapped", "recoloured"}
+
+
+def test_hard_negative_batches_pair_scenes_with_their_twins_and_name_the_layout():
+    plain = CaptionedScenes(seed=2, size=32).batch(list(range(8)))
+    assert plain["caption"] == [CaptionedScenes(seed=2, size=32).item(i)["caption"] for i in range(8)]
+    data = CaptionedScenes(seed=2, size=32, hard_negatives=0.5)
+    batch = data.batch(list(range(8)))  # 2 pairs: samples 0-5, then the twins of 0 and 1
+    assert batch["image"].shape == (8, 3, 32, 32) and len(batch["caption"]) == 8
+    assert torch.equal(batch["image"][:6], plain["image"][:6])
+    for k in (0, 1):
+        scene, other = data.item(k)["scene"], data.twin_item(k)["scene"]
+        assert other == twin(scene, scene_rng(2, k, 2))
+        assert torch.equal(batch["image"][6 + k], render(other, 32))
+        for s, text in ((scene, batch["caption"][k]), (other, batch["caption"][6 + k])):
+            if len(s.objects) == 1:  # the layout is named, so the pair can be told apart from text alone
+                assert any(p in text for p in POSITION_PHRASES[s.objects[0].position]), text
+                assert f"{s.objects[0].size} {s.objects[0].colour}" in text, text
+    with pytest.raises(ValueError, match="hard_negatives"):
+        CaptionedScenes(seed=2, size=32, hard_negatives=1.5)
 
 
 def test_image_views_carry_images_only():

@@ -104,3 +104,46 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     assert "cannot read the checkpoint" in capsys.readouterr().err
     assert train("vqgan", "--out", tmp_path / "v", "--steps", 1, "--batch", 1, "--images", tmp_path / "nope") == 2
     assert "--images" in capsys.readouterr().err
+
+
+def test_a_model_files_clip_reads_back_as_the_checkpoint_it_was_converted_from(tmp_path, recipe):
+    """clip_model.load on a model file: its CLIP as an OpenAI state dict, the f32 conversion bit for bit."""
+    from clipgen_train import clip_model
+
+    model = tmp_path / "model.f32.gguf"
+    assert convert_main(["convert", "--clip", str(recipe / "clip" / "clip.pt"), "--vqgan",
+                         str(recipe / "vqgan" / "vqgan.ckpt"), "--transformer", str(recipe / "gpt" / "gpt.pt"),
+                         "--out", str(model), "--quant", "f32", "--quiet"]) == 0
+    original = torch.load(recipe / "clip" / "clip.pt", weights_only=True)
+    loaded, quick_gelu = clip_model.load(str(model))
+    assert quick_gelu
+    for name, tensor in loaded.state_dict().items():
+        if name != "logit_scale":  # not in a model file: open_clip's initial temperature
+            assert torch.equal(tensor, original[name]), name
+    # the all command's Q8_0 file: close, not equal
+    tokens = clip_model.tokenizer(32)(["a red circle"])
+    torch.set_grad_enabled(False)
+    ref = torch.nn.functional.normalize(clip_model.load(str(recipe / "clip" / "clip.pt"))[0].encode_text(tokens))
+    near = torch.nn.functional.normalize(clip_model.load(str(recipe / "model.gguf"))[0].encode_text(tokens))
+    torch.set_grad_enabled(True)
+    assert float((ref * near).sum()) > 0.99
+
+
+def test_clip_fine_tunes_from_a_model_file_with_hard_negatives(tmp_path, recipe):
+    out = tmp_path / "clip"
+    assert train("clip", "--out", out, "--steps", 2, "--batch", 4, "--init", recipe / "model.gguf",
+                 "--hard-negatives", 1.0) == 0
+    state = torch.load(out / "train_state.pt", weights_only=False)
+    assert state["config"]["hard_negatives"] == 1.0 and len(state["config"]["init_sha256"]) == 64
+    start = torch.load(recipe / "clip" / "clip.pt", weights_only=True)
+    tuned = torch.load(out / "clip.pt", weights_only=True)
+    delta = (tuned["visual.proj"] - start["visual.proj"]).abs().max()
+    assert 0 < float(delta) < 0.05  # trained onwards from the file's weights, not from a fresh initialisation
+
+
+def test_clip_init_errors_name_the_file(tmp_path, capsys):
+    bad = tmp_path / "notes.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 20)
+    assert train("clip", "--out", tmp_path / "c", "--steps", 1, "--batch", 2, "--init", bad) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("clipgen-train: error: --clip") and "notes.gguf" in err and "\n" not in err
