@@ -224,6 +224,11 @@ def _add_eval(sub) -> None:
     p.add_argument("--seeds", type=int, default=2, help="sampler seeds per prompt (default %(default)s)")
     p.add_argument("--candidates", type=int, default=8, help="candidates per image, reranked (default %(default)s)")
     p.add_argument("--threads", type=int, help="threads of clipgen and torch")
+    p.add_argument("--validation", action="store_true", help="use the validation prompt set (scenes of another "
+                   "data set) instead of the reported one: choose settings on it, report on the fixed set")
+    p.add_argument("--top-k", type=int, help="sampler top-k of both models (default: the runtime's, 500)")
+    p.add_argument("--top-p", type=float, help="sampler top-p (default: the runtime's, 0.95)")
+    p.add_argument("--temperature", type=float, help="sampler temperature (default: the runtime's, 1.0)")
     p.add_argument("--sheet", metavar="PNG", help="also write a contact sheet of the runtime's images")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     p.set_defaults(run=run_eval)

@@ -27,6 +27,9 @@ from clipgen_train.data import TrainingDataError
 from clipgen_train.scenes import Scene, sample_scene, scene_rng
 
 EVAL_SEED = 1_000_003  # data-set seed of the evaluation scenes (training uses small seeds)
+#: Data-set seed of the validation prompts (`--validation`): settings such as the sampler's are chosen on these, so
+#: that the reported figures come from prompts no choice was made on.
+VALIDATION_SEED = 2_000_003
 HELD_OUT_EVERY = 3  # every third prompt is phrased with captions.HELD_OUT
 SAMPLER = dict(top_k=500, top_p=0.95, temperature=1.0)  # the runtime's defaults (Sampler.swift)
 
@@ -42,13 +45,13 @@ class Prompt:
     mismatch: str  # a prompt of the set whose first object differs in colour and shape
 
 
-def prompt_set(count: int) -> list[Prompt]:
-    """`count` fixed prompts, the same on every machine and run."""
+def prompt_set(count: int, seed: int = EVAL_SEED) -> list[Prompt]:
+    """`count` fixed prompts of data set `seed`, the same on every machine and run."""
     drafts = []
     for i in range(count):
-        scene = sample_scene(EVAL_SEED, i)
+        scene = sample_scene(seed, i)
         held_out = i % HELD_OUT_EVERY == 0
-        text = caption(scene, scene_rng(EVAL_SEED, i, 1), held_out=held_out)
+        text = caption(scene, scene_rng(seed, i, 1), held_out=held_out)
         named = len(scene.objects) == 2 or any(p in text for p in POSITION_PHRASES[scene.objects[0].position])
         drafts.append((text, scene, held_out, named))
     prompts = []
@@ -76,10 +79,12 @@ class RuntimeBackend:
 
     name = "swift int8"
 
-    def __init__(self, clipgen: str, model: str, candidates: int, threads: int | None):
+    def __init__(self, clipgen: str, model: str, candidates: int, threads: int | None, sampler: dict = SAMPLER):
         self.base = [clipgen]
         self.opts = ["--model", model] + (["--threads", str(threads)] if threads else [])
         self.candidates = candidates
+        self.sampler_opts = ["--top-k", str(sampler["top_k"]), "--top-p", repr(sampler["top_p"]),
+                             "--temperature", repr(sampler["temperature"])]
         self._embeddings: dict[str, torch.Tensor] = {}
 
     def text_embedding(self, text: str) -> torch.Tensor:
@@ -93,7 +98,7 @@ class RuntimeBackend:
         from PIL import Image
 
         out = run_json(self.base + ["generate", text, *self.opts, "--seed", str(seed), "--candidates",
-                                    str(self.candidates), "--keep", "1", "--out", path, "--json"])
+                                    str(self.candidates), *self.sampler_opts, "--keep", "1", "--out", path, "--json"])
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB")), out["kept"][0].get("clip_score")
 
@@ -105,14 +110,14 @@ class FloatBackend:
 
     name = "pytorch float"
 
-    def __init__(self, model: str, candidates: int):
+    def __init__(self, model: str, candidates: int, sampler: dict = SAMPLER):
         from clipgen_convert import clip_ref, gpt_ref, vqgan_ref
 
         parts = read_components(model, ("clip", "gpt", "vqgan"))
         self.clip, self.gpt, self.vqgan = parts["clip"], parts["gpt"], parts["vqgan"]
         self.tokenizer = clip_ref.Tokenizer(self.clip)
         self.transformer, self.decoder = gpt_ref.GPTReference(self.gpt), vqgan_ref.VQGANDecoder(self.vqgan)
-        self.candidates = candidates
+        self.candidates, self.sampler = candidates, sampler
 
     def text_embedding(self, text: str) -> torch.Tensor:
         from clipgen_convert import clip_ref
@@ -142,9 +147,9 @@ class FloatBackend:
         """Candidate `candidate`'s token grid (raster order) under `seed`, drawn with the runtime's generator."""
         g = SplitMix64.for_candidate(seed, candidate)
         logits, cache = self.transformer.start(cond)  # [vocab]
-        tokens = [sample(logits, g)]
+        tokens = [sample(logits, g, self.sampler)]
         for _ in range(int(np.prod(self.gpt.meta["grid"])) - 1):  # the last token is never fed back
-            tokens.append(sample(self.transformer.step(tokens[-1], cache), g))  # step: logits [vocab]
+            tokens.append(sample(self.transformer.step(tokens[-1], cache), g, self.sampler))  # step: logits [vocab]
         return tokens
 
     def condition(self, text: str) -> torch.Tensor:
@@ -159,8 +164,8 @@ class ImageConditionBackend(FloatBackend):
 
     name = "pytorch float, image condition"
 
-    def __init__(self, model: str, candidates: int, prompts: list[Prompt]):
-        super().__init__(model, candidates)
+    def __init__(self, model: str, candidates: int, prompts: list[Prompt], sampler: dict = SAMPLER):
+        super().__init__(model, candidates, sampler)
         self.scenes = {p.text: p.scene for p in prompts}
 
     def condition(self, text: str) -> torch.Tensor:
@@ -205,27 +210,27 @@ def _sequential_sum(values: list[float]) -> float:
     return total
 
 
-def sample(logits: torch.Tensor, rng: SplitMix64) -> int:
+def sample(logits: torch.Tensor, rng: SplitMix64, settings: dict = SAMPLER) -> int:
     """One token from logits [vocab] exactly as Sampler.swift draws it (temperature, top-k with ties to the lower
     id, the shortest top-p prefix, one uniform draw), in the same double arithmetic and order: given the same
     logits and generator, the runtime and this function pick the same token, so the float and int8 rows of an
     evaluation differ only by their models' logits."""
     values = logits.float().numpy().astype(np.float64)  # [vocab] float32 logits as doubles, like Double(Float)
     vocab = len(values)
-    k = min(SAMPLER["top_k"] or vocab, vocab)
+    k = min(settings["top_k"] or vocab, vocab)
     order = np.argsort(-values, kind="stable")  # most likely first; a stable sort puts the lower id first on ties
     if k == 1:
         return int(order[0])
     best = order[:k].tolist()
-    top, t = float(values[best[0]]), SAMPLER["temperature"]
+    top, t = float(values[best[0]]), settings["temperature"]
     weights = [math.exp((float(values[i]) - top) / t) for i in best]  # libm exp, as Swift's Foundation.exp
     total = _sequential_sum(weights)
     kept = len(weights)
-    if SAMPLER["top_p"] < 1:
+    if settings["top_p"] < 1:
         cumulative = 0.0
         for i, w in enumerate(weights):
             cumulative += w / total
-            if cumulative >= SAMPLER["top_p"]:
+            if cumulative >= settings["top_p"]:
                 kept = i + 1
                 break
         weights = weights[:kept]
@@ -356,13 +361,15 @@ def main(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
-    prompts, seeds = prompt_set(args.prompts), list(range(args.seeds))
+    prompts = prompt_set(args.prompts, VALIDATION_SEED if args.validation else EVAL_SEED)
+    seeds = list(range(args.seeds))
+    sampler = {key: default if getattr(args, key) is None else getattr(args, key) for key, default in SAMPLER.items()}
     clip = read_components(args.model, ("clip",))["clip"]
-    backends = [RuntimeBackend(clipgen, args.model, args.candidates, args.threads)]
+    backends = [RuntimeBackend(clipgen, args.model, args.candidates, args.threads, sampler)]
     if args.float_model:
-        backends.append(FloatBackend(args.float_model, args.candidates))
+        backends.append(FloatBackend(args.float_model, args.candidates, sampler))
         if args.image_condition:
-            backends.append(ImageConditionBackend(args.float_model, args.candidates, prompts))
+            backends.append(ImageConditionBackend(args.float_model, args.candidates, prompts, sampler))
     elif args.image_condition:
         raise TrainingDataError("--image-condition needs --float-model")
     results, summaries = {}, {}
@@ -373,7 +380,9 @@ def main(args) -> int:
         summaries[backend.name] = summarise(records)
         summaries[f"{backend.name}, held-out phrasing"] = summarise([r for r in records if r["held_out"]])
     with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
-        json.dump({"summary": summaries, "records": results}, f, indent=1)
+        settings = {"sampler": sampler, "candidates": args.candidates, "seeds": seeds,
+                    "prompt_set": "validation" if args.validation else "evaluation", "prompts": len(prompts)}
+        json.dump({"settings": settings, "summary": summaries, "records": results}, f, indent=1)
     if args.sheet:
         contact_sheet(results[backends[0].name], args.sheet)
     print(json.dumps(summaries, indent=1) if args.json else "\n".join(table(summaries)))
