@@ -74,7 +74,20 @@ def check_twins(clip, tokenize, scenes: list, size: int) -> dict:
         idx = [i for i, s in enumerate(scenes) if len(s.objects) == count]
         out[kind] = {"text_picks_own": _share([text_own[i] for i in idx]),
                      "image_picks_own": _share([image_own[i] for i in idx]), "scenes": len(idx)}
+    kinds = [_twin_kind(s, t) for s, t in zip(scenes, twins)]
+    out["text_picks_own by change"] = {k: _share([o for o, kk in zip(text_own, kinds) if kk == k])
+                                       for k in sorted(set(kinds))}
     return out
+
+
+def _twin_kind(scene, other) -> str:
+    """How a twin differs: moved / moved and resized (one object); swapped / recoloured / relation (two)."""
+    if len(scene.objects) == 1:
+        return "moved" if scene.objects[0].size == other.objects[0].size else "moved and resized"
+    if scene.relation != other.relation:
+        return "relation"
+    looks = sorted((o.shape, o.colour) for o in scene.objects)
+    return "swapped" if looks == sorted((o.shape, o.colour) for o in other.objects) else "recoloured"
 
 
 def _share(hits: list[bool]) -> float | None:

@@ -26,8 +26,10 @@ def test_check_reports_clip_and_vqgan_figures(tmp_path, capsys):
         assert all(0 <= figures[k] <= 1 for k in ("nearest_colour", "nearest_shape", "nearest_is_own"))
         assert -1 <= figures["cosine_own"] <= 1
     twins = report["clip"]["layout twins"]
+    changes = twins.pop("text_picks_own by change")
     assert set(twins) == {"one object", "two objects"} and sum(t["scenes"] for t in twins.values()) == 6
     assert all(0 <= t[k] <= 1 for t in twins.values() if t["scenes"] for k in ("text_picks_own", "image_picks_own"))
+    assert changes and set(changes) <= {"moved", "moved and resized", "swapped", "recoloured", "relation"}
 
 
 def test_check_needs_a_part(capsys):
