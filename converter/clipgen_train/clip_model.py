@@ -67,7 +67,8 @@ def load(path: str, activation: str | None = None) -> tuple[torch.nn.Module, boo
     if zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
         model = open_clip.load_openai_model(path, precision="fp32", device="cpu", jit=False)
         return model.float().eval(), True
-    if _is_model_file(path):
+    model_file = _is_model_file(path)
+    if model_file:
         sd = _state_dict_of_model_file(path)
     else:
         try:
@@ -92,7 +93,7 @@ def load(path: str, activation: str | None = None) -> tuple[torch.nn.Module, boo
         sd.pop(key, None)
     missing, unexpected = model.load_state_dict(sd, strict=False)
     unexpected = [k for k in unexpected if k != "attn_mask"]
-    if _is_model_file(path):  # a model file has no contrastive temperature: open_clip's initial one stays
+    if model_file:  # a model file has no contrastive temperature: open_clip's initial one stays
         missing = [k for k in missing if k != "logit_scale"]
     if missing or unexpected:
         raise TrainingDataError(f"--clip {path}: keys do not fit the inferred model: missing {missing[:5]}, "

@@ -85,9 +85,9 @@ def sample_scene(seed: int, index: int) -> Scene:
 def twin(scene: Scene, rng: np.random.Generator) -> Scene:
     """A scene with the same objects (shapes and colours) and background, laid out differently: a single object
     moved to another named position (and with probability 1/2 resized); two objects swapped, or their colours
-    swapped, or (when they look the same) set in the other relation. A contrastive batch that holds a scene and its twin can only tell their
-    captions apart by the layout words, which is what a CLIP trained on random batches learns last (hard
-    negatives, as NegCLIP's swapped captions)."""
+    swapped, or (when they look the same) set in the other relation. A contrastive batch that holds a scene and its
+    twin can only tell their captions apart by the layout words, which is what a CLIP trained on random batches
+    learns last (hard negatives, as NegCLIP's swapped captions)."""
     if len(scene.objects) == 1:
         obj = scene.objects[0]
         position = str(rng.choice([p for p in POSITIONS if p != obj.position]))
@@ -99,7 +99,8 @@ def twin(scene: Scene, rng: np.random.Generator) -> Scene:
         looks = ((a.shape, b.colour), (b.shape, a.colour))  # colours swapped: which shape has which colour
     elif (a.shape, a.colour) == (b.shape, b.colour):
         relation, looks = next(r for r in RELATIONS if r != scene.relation), looks[::-1]
-    objects = tuple(_place(rng, shape, colour, "small", pos) for (shape, colour), pos in zip(looks, RELATIONS[relation]))
+    positions = RELATIONS[relation]
+    objects = tuple(_place(rng, shape, colour, "small", pos) for (shape, colour), pos in zip(looks, positions))
     return Scene(scene.background, objects, relation)
 
 

@@ -30,7 +30,8 @@ class CLIPStage:
     def __init__(self, config: dict, quick_gelu: bool, seed: int, batch: int, image_size: int, d, *,
                  init: str | None = None, hard_negatives: float = 0.0):
         """`init`: start from this CLIP (checkpoint or model file; its own sizes replace `config`'s) instead of
-        random weights; `hard_negatives`: the fraction of each batch that are layout twins (CaptionedScenes)."""
+        random weights; `hard_negatives`: the fraction of each batch made of (scene, layout twin) pairs
+        (CaptionedScenes)."""
         from clipgen_convert.provenance import sha256_file
 
         open_clip = clip_model.import_open_clip()
