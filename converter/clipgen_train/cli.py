@@ -68,7 +68,7 @@ def run_gpt(args, d, out: str, clip: str, vqgan: str) -> str:
     stage = train_gpt.GPTStage(train_gpt.PRESETS[args.preset], clip, vqgan, args.seed, opts.batch, d,
                                clip_activation=args.clip_activation, images_dir=args.images,
                                cond_noise=args.cond_noise, consistency_weight=args.consistency_weight,
-                               cache=args.cache, out=out)
+                               cache=args.cache, out=out, init=getattr(args, "gpt_init", None))
     loop.run(stage, opts, d)
     return os.path.join(out, train_gpt.CHECKPOINT)
 
@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--hard-negatives", type=float, default=0.0, metavar="F",
                            help="clip: fraction of each batch made of (scene, layout twin) pairs: the same objects "
                            "moved, resized or swapped, the layout named in both captions (0: off)")
+        if name == "gpt":
+            p.add_argument("--init", dest="gpt_init", metavar="CKPT", help="gpt: start from this transformer "
+                           "checkpoint (a gpt.pt of the same sizes) instead of random weights, under a new schedule")
         if name == "vqgan":
             p.add_argument("--decoder-of", metavar="CKPT", help="train only the decoder of this trained VQGAN "
                            "(encoder and codebook frozen: its tokens, and a transformer trained on them, stay valid)")

@@ -24,7 +24,7 @@ from torch import nn
 from clipgen_convert.gpt_model import ClipGenGPT
 from clipgen_train import clip_model, train_vqgan
 from clipgen_train.clip_model import save_atomic
-from clipgen_train.data import CachedPairs, EmbeddingTokenPairs, image_source, rank_indices
+from clipgen_train.data import CachedPairs, EmbeddingTokenPairs, TrainingDataError, image_source, rank_indices
 
 CHECKPOINT = "gpt.pt"
 
@@ -63,6 +63,24 @@ def perturb(cond: torch.Tensor, sigma: float, generator: torch.Generator) -> tor
     return F.normalize(cond + sigma * noise, dim=-1)
 
 
+def _init_weights(path: str, model: ClipGenGPT) -> dict:
+    """The state dict of checkpoint `path`, checked against `model`'s tensor names and shapes."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as e:
+        raise TrainingDataError(f"--init {path}: cannot read a transformer checkpoint ({e})") from None
+    state = ckpt.get("model") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise TrainingDataError(f"--init {path}: not a transformer checkpoint (expected a dict with 'model')")
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    for name, shape in want.items():
+        if have.get(name) != shape:
+            raise TrainingDataError(f"--init {path}: tensor {name} is {have.get(name, 'missing')}, expected {shape} "
+                                    "(the checkpoint has other sizes, preset, VQGAN or CLIP)")
+    return state
+
+
 class GPTStage:
     """What loop.run needs to train the transformer; the CLIP and the VQGAN stay frozen."""
 
@@ -70,7 +88,9 @@ class GPTStage:
 
     def __init__(self, config: dict, clip_path: str, vqgan_path: str, seed: int, batch: int, d, *,
                  clip_activation: str | None = None, images_dir: str | None = None, cond_noise: float = 0.0,
-                 consistency_weight: float = 0.0, cache: int = 0, out: str | None = None):
+                 consistency_weight: float = 0.0, cache: int = 0, out: str | None = None, init: str | None = None):
+        """`init`: start from this transformer checkpoint (a gpt.pt of the same sizes, CLIP and VQGAN) instead of
+        random weights, e.g. to go on training a finished run under a new schedule."""
         from clipgen_convert.provenance import sha256_file
 
         clip, _ = clip_model.load(clip_path, clip_activation)
@@ -83,6 +103,9 @@ class GPTStage:
                        "images": images_dir, "cond_noise": cond_noise, "consistency_weight": consistency_weight,
                        "cache": cache}
         self.model = build(config, hparams["n_embed"], grid, cond_dim, seed)
+        if init is not None:
+            self.model.load_state_dict(_init_weights(init, self.model))
+            self.config["init_sha256"] = sha256_file(init)  # only where set, so earlier runs' states still resume
         self.seed, self.batch_size, self.rank = seed, batch, d.rank
         self.cond_noise, self.consistency_weight = cond_noise, consistency_weight
         self.clip_size = clip_model.image_size(clip)

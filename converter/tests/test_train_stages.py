@@ -147,3 +147,29 @@ def test_clip_init_errors_name_the_file(tmp_path, capsys):
     assert train("clip", "--out", tmp_path / "c", "--steps", 1, "--batch", 2, "--init", bad) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("clipgen-train: error: --clip") and "notes.gguf" in err and "\n" not in err
+
+
+def test_gpt_goes_on_from_a_checkpoint(tmp_path, recipe):
+    """`gpt --init gpt.pt`: the next run starts from the finished one's weights, under its own schedule."""
+    start_path = recipe / "gpt" / "gpt.pt"
+    out = tmp_path / "gpt"
+    assert train("gpt", "--out", out, "--steps", 2, "--batch", 2, "--clip", recipe / "clip" / "clip.pt",
+                 "--vqgan", recipe / "vqgan" / "vqgan.ckpt", "--init", start_path, "--seed", 1) == 0
+    state = torch.load(out / "train_state.pt", weights_only=False)
+    assert len(state["config"]["init_sha256"]) == 64
+    start = torch.load(start_path, weights_only=True)["model"]
+    tuned = torch.load(out / "gpt.pt", weights_only=True)["model"]
+    delta = max(float((tuned[k] - start[k]).abs().max()) for k in start if start[k].is_floating_point())
+    assert 0 < delta < 0.05  # trained onwards from the checkpoint, not from seed 1's fresh initialisation
+
+
+def test_gpt_init_errors_name_the_tensor(tmp_path, recipe, capsys):
+    ckpt = torch.load(recipe / "gpt" / "gpt.pt", weights_only=True)
+    name = next(iter(ckpt["model"]))
+    ckpt["model"][name] = torch.zeros(3)
+    bad = tmp_path / "other.pt"
+    torch.save(ckpt, bad)
+    assert train("gpt", "--out", tmp_path / "g", "--steps", 1, "--batch", 2, "--clip", recipe / "clip" / "clip.pt",
+                 "--vqgan", recipe / "vqgan" / "vqgan.ckpt", "--init", bad) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("clipgen-train: error: --init") and "other.pt" in err and name in err and "\n" not in err
