@@ -89,8 +89,9 @@ class GPTStage:
     def __init__(self, config: dict, clip_path: str, vqgan_path: str, seed: int, batch: int, d, *,
                  clip_activation: str | None = None, images_dir: str | None = None, cond_noise: float = 0.0,
                  consistency_weight: float = 0.0, cache: int = 0, out: str | None = None, init: str | None = None):
-        """`init`: start from this transformer checkpoint (a gpt.pt of the same sizes, CLIP and VQGAN) instead of
-        random weights, e.g. to go on training a finished run under a new schedule."""
+        """`init`: start from this transformer checkpoint (a gpt.pt of the same sizes) instead of random weights,
+        e.g. to go on training a finished run under a new schedule. Only sizes are checked: the CLIP and VQGAN it was
+        trained with are not recorded in gpt.pt, so moving it onto another CLIP of the same width is allowed."""
         from clipgen_convert.provenance import sha256_file
 
         clip, _ = clip_model.load(clip_path, clip_activation)
