@@ -65,10 +65,13 @@ def perturb(cond: torch.Tensor, sigma: float, generator: torch.Generator) -> tor
 
 def _init_weights(path: str, model: ClipGenGPT) -> dict:
     """The state dict of checkpoint `path`, checked against `model`'s tensor names and shapes."""
+    from clipgen_convert.checkpoint import read_torch
+    from clipgen_convert.component import ConversionError
+
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise TrainingDataError(f"--init {path}: cannot read a transformer checkpoint ({e})") from None
+        ckpt = read_torch(path)  # weights only: nothing in the file runs
+    except ConversionError as e:
+        raise TrainingDataError(f"--init {e}") from None
     state = ckpt.get("model") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise TrainingDataError(f"--init {path}: not a transformer checkpoint (expected a dict with 'model')")
