@@ -56,7 +56,8 @@ def run_vqgan(args, d, out: str) -> str:
 
     opts = _options(args, "vqgan", out)
     stage = train_vqgan.VQGANStage(train_vqgan.PRESETS[args.preset], args.seed, opts.batch, args.images,
-                                   args.restart_every, args.foreground_weight, getattr(args, "decoder_of", None))
+                                   args.restart_every, args.foreground_weight, getattr(args, "decoder_of", None),
+                                   args.edge_weight)
     loop.run(stage, opts, d)
     return os.path.join(out, train_vqgan.CHECKPOINT)
 
@@ -162,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--foreground-weight", type=float, default=0.0, metavar="W",
                        help="VQGAN: weigh the reconstruction loss 1 + W where a pixel differs from its image's "
                        "border colour (0: plain loss; the bundled model used 10)")
+        p.add_argument("--edge-weight", type=float, default=0.0, metavar="W",
+                       help="VQGAN: add W x the L1 distance between the reconstruction's and the image's pixel "
+                       "differences, which keeps outlines and corners sharp (0: off)")
         if name in ("clip", "all"):
             p.add_argument("--init", metavar="CKPT", help="clip: start from this CLIP (a checkpoint, or a model "
                            "file's CLIP, e.g. models/clipgen-default.gguf) instead of random weights")

@@ -60,6 +60,7 @@ def test_foreground_weights_mark_what_differs_from_the_border():
 
 
 def test_decoder_of_trains_the_decoder_and_keeps_every_token(tmp_path):
+    import json
     import sys
     from pathlib import Path
 
@@ -69,7 +70,9 @@ def test_decoder_of_trains_the_decoder_and_keeps_every_token(tmp_path):
     assert train("vqgan", "--out", tmp_path / "a", "--steps", 3, "--batch", 2) == 0
     first = tmp_path / "a" / train_vqgan.CHECKPOINT
     assert train("vqgan", "--out", tmp_path / "b", "--steps", 3, "--batch", 2, "--foreground-weight", 5,
-                 "--decoder-of", first) == 0
+                 "--edge-weight", 2, "--decoder-of", first) == 0
+    logged = [json.loads(line) for line in (tmp_path / "b" / "losses.jsonl").read_text().splitlines()]
+    assert len(logged) == 3 and all(row["edge"] > 0 for row in logged)
     before, _ = train_vqgan.load(str(first))
     after, _ = train_vqgan.load(str(tmp_path / "b" / train_vqgan.CHECKPOINT))
     old, new = before.state_dict(), after.state_dict()
@@ -79,3 +82,22 @@ def test_decoder_of_trains_the_decoder_and_keeps_every_token(tmp_path):
     assert any(not torch.equal(old[k], new[k]) for k in trained)
     images = SceneImages(5, 32).batch(list(range(4)))["image"]
     assert torch.equal(before.tokens(images), after.tokens(images))
+
+
+def test_edge_loss_charges_a_blurred_outline_not_a_colour_offset():
+    x = torch.full((1, 3, 16, 16), -1.0)
+    x[0, :, 4:12, 4:12] = 1.0  # a white square on black
+    assert train_vqgan.edge_loss(x, x) == 0
+    blurred = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)  # [1, 3, 16, 16]
+    offset = x + F.l1_loss(blurred, x)  # every pixel off by the blur's mean error: the same pixel L1
+    assert torch.isclose(F.l1_loss(offset, x), F.l1_loss(blurred, x))
+    assert train_vqgan.edge_loss(offset, x) < 1e-6
+    assert train_vqgan.edge_loss(blurred, x) > 0.1
+    # Weights favour the differences next to foreground pixels: an error in a far corner counts less.
+    w = train_vqgan.foreground_weights(x, 10.0)  # [1, 1, 16, 16]
+    speck = x.clone()
+    speck[0, :, 1, 1] = 0.0  # near a corner of the image, far from the square
+    near = x.clone()
+    near[0, :, 3, 6] = 0.0  # just outside the square's top edge
+    assert train_vqgan.edge_loss(speck, x, w) < train_vqgan.edge_loss(near, x, w)
+    assert torch.isclose(train_vqgan.edge_loss(speck, x), train_vqgan.edge_loss(near, x))
