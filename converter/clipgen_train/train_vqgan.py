@@ -1,8 +1,8 @@
 """Stage b: the VQGAN, trained on images only (procedural scenes or --images DIR).
 
 Port of taming-transformers' VQModel training step without its LPIPS term (it needs downloaded VGG weights) or its
-discriminator (not tried yet): reconstruction (L1 + L2; optionally foreground-weighted, and an edge term, edge_loss) plus the
-VectorQuantizer's codebook and commitment terms (beta 0.25). The model is
+discriminator (not tried yet): reconstruction (L1 + L2; optionally foreground-weighted, and an edge term,
+edge_loss) plus the VectorQuantizer's codebook and commitment terms (beta 0.25). The model is
 clipgen_convert.synth_vqgan.TamingVQModelParts, i.e. taming's own Encoder / Decoder / VectorQuantizer under
 VQModel's attribute names, and it is saved in taming's Lightning layout {'state_dict', 'hyper_parameters'} (the
 layout synth_vqgan writes), so the converter reads it as it reads a user's taming checkpoint.
