@@ -46,7 +46,7 @@ def run_clip(args, d, out: str) -> str:
     size = train_vqgan.PRESETS[args.preset]["ddconfig"]["resolution"]  # the images the VQGAN will draw
     opts = _options(args, "clip", out)
     stage = CLIPStage(clip_model.PRESETS[args.preset], not args.gelu, args.seed, opts.batch, size, d,
-                      init=args.init, hard_negatives=args.hard_negatives)
+                      init=args.init, hard_negatives=args.hard_negatives, text_only=getattr(args, "text_only", False))
     loop.run(stage, opts, d)
     return os.path.join(out, "clip.pt")
 
@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--hard-negatives", type=float, default=0.0, metavar="F",
                            help="clip: fraction of each batch made of (scene, layout twin) pairs: the same objects "
                            "moved, resized or swapped, the layout named in both captions (0: off)")
+        if name == "clip":
+            p.add_argument("--text-only", action="store_true", help="clip: train only the text tower of --init "
+                           "(its image embeddings, and a transformer trained on them, stay valid)")
         if name == "gpt":
             p.add_argument("--init", dest="gpt_init", metavar="CKPT", help="gpt: start from this transformer "
                            "checkpoint (a gpt.pt of the same sizes) instead of random weights, under a new schedule")

@@ -16,7 +16,7 @@ import torch
 from clipgen_train import clip_model
 from clipgen_train.captions import CaptionedScenes
 from clipgen_train.clip_model import save_atomic
-from clipgen_train.data import rank_indices
+from clipgen_train.data import TrainingDataError, rank_indices
 
 CHECKPOINT = "clip.pt"
 MAX_LOGIT_SCALE = math.log(100.0)
@@ -28,10 +28,11 @@ class CLIPStage:
     name = "clip"
 
     def __init__(self, config: dict, quick_gelu: bool, seed: int, batch: int, image_size: int, d, *,
-                 init: str | None = None, hard_negatives: float = 0.0):
+                 init: str | None = None, hard_negatives: float = 0.0, text_only: bool = False):
         """`init`: start from this CLIP (checkpoint or model file; its own sizes replace `config`'s) instead of
         random weights; `hard_negatives`: the fraction of each batch made of (scene, layout twin) pairs
-        (CaptionedScenes)."""
+        (CaptionedScenes); `text_only`: train the text tower only (needs `init`): the image tower, and with it
+        the image embeddings a transformer was trained on, stays exactly as `init` has it."""
         from clipgen_convert.provenance import sha256_file
 
         open_clip = clip_model.import_open_clip()
@@ -43,9 +44,15 @@ class CLIPStage:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 self.model = clip_model.build(config, quick_gelu)
+        if text_only:
+            if init is None:
+                raise TrainingDataError("--text-only needs --init: the CLIP whose image tower stays as it is")
+            self.model.visual.requires_grad_(False)  # the loop's optimiser takes only parameters needing grad
         self.config = {**config, "quick_gelu": quick_gelu, "data_image_size": image_size}
         if init is not None or hard_negatives:  # keys only where set, so earlier runs' states still resume
             self.config.update(init_sha256=init and sha256_file(init), hard_negatives=hard_negatives)
+        if text_only:
+            self.config["text_only"] = True
         self.quick_gelu, self.batch_size = quick_gelu, batch
         self.scenes = CaptionedScenes(seed, image_size, hard_negatives)
         self.size = clip_model.image_size(self.model)

@@ -141,6 +141,21 @@ def test_clip_fine_tunes_from_a_model_file_with_hard_negatives(tmp_path, recipe)
     assert 0 < float(delta) < 0.05  # trained onwards from the file's weights, not from a fresh initialisation
 
 
+def test_clip_text_only_keeps_the_image_tower_bit_for_bit(tmp_path, recipe, capsys):
+    """`clip --text-only`: the text tower learns, the image tower (the transformer's condition) does not move."""
+    out = tmp_path / "clip"
+    start_path = recipe / "clip" / "clip.pt"
+    assert train("clip", "--out", out, "--steps", 2, "--batch", 4, "--init", start_path, "--text-only",
+                 "--lr", 1e-3) == 0
+    assert torch.load(out / "train_state.pt", weights_only=False)["config"]["text_only"] is True
+    start, tuned = torch.load(start_path, weights_only=True), torch.load(out / "clip.pt", weights_only=True)
+    visual = [k for k in start if k.startswith("visual.")]
+    assert visual and all(torch.equal(start[k], tuned[k]) for k in visual)
+    assert float((tuned["text_projection"] - start["text_projection"]).abs().max()) > 0
+    assert train("clip", "--out", tmp_path / "c2", "--steps", 1, "--batch", 2, "--text-only") == 2
+    assert "--text-only needs --init" in capsys.readouterr().err
+
+
 def test_clip_init_errors_name_the_file(tmp_path, capsys):
     bad = tmp_path / "notes.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 20)
