@@ -69,7 +69,8 @@ def run_gpt(args, d, out: str, clip: str, vqgan: str) -> str:
     stage = train_gpt.GPTStage(train_gpt.PRESETS[args.preset], clip, vqgan, args.seed, opts.batch, d,
                                clip_activation=args.clip_activation, images_dir=args.images,
                                cond_noise=args.cond_noise, consistency_weight=args.consistency_weight,
-                               cache=args.cache, out=out, init=getattr(args, "gpt_init", None))
+                               cache=args.cache, out=out, init=getattr(args, "gpt_init", None),
+                               cond_drop=args.cond_drop)
     loop.run(stage, opts, d)
     return os.path.join(out, train_gpt.CHECKPOINT)
 
@@ -187,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--vqgan", metavar="CKPT", help="a trained VQGAN (taming Lightning .ckpt); for all: skip stage b")
         p.add_argument("--cond-noise", type=float, default=0.0, metavar="SIGMA",
                        help="gpt: perturb the image embedding by Gaussian noise of norm ~SIGMA, re-normalised")
+        p.add_argument("--cond-drop", type=float, default=0.0, metavar="P",
+                       help="gpt: replace the condition by zeros with probability P, for classifier-free guidance "
+                       "(clipgen generate --guidance; 0: off)")
         p.add_argument("--cache", type=int, default=0, metavar="N",
                        help="gpt: encode N images once and train on those pairs (0: encode every batch afresh)")
         p.add_argument("--consistency-weight", type=float, default=0.0, metavar="W",

@@ -63,6 +63,12 @@ def perturb(cond: torch.Tensor, sigma: float, generator: torch.Generator) -> tor
     return F.normalize(cond + sigma * noise, dim=-1)
 
 
+def drop(cond: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+    """cond [N, E] -> the same with each row replaced by zeros (the unconditioned input) with probability p."""
+    keep = torch.rand(len(cond), generator=generator) >= p  # [N]
+    return cond * keep[:, None].to(cond)
+
+
 def _init_weights(path: str, model: ClipGenGPT) -> dict:
     """The state dict of checkpoint `path`, checked against `model`'s tensor names and shapes."""
     from clipgen_convert.checkpoint import read_torch
@@ -91,10 +97,15 @@ class GPTStage:
 
     def __init__(self, config: dict, clip_path: str, vqgan_path: str, seed: int, batch: int, d, *,
                  clip_activation: str | None = None, images_dir: str | None = None, cond_noise: float = 0.0,
-                 consistency_weight: float = 0.0, cache: int = 0, out: str | None = None, init: str | None = None):
+                 consistency_weight: float = 0.0, cache: int = 0, out: str | None = None, init: str | None = None,
+                 cond_drop: float = 0.0):
         """`init`: start from this transformer checkpoint (a gpt.pt of the same sizes) instead of random weights,
         e.g. to go on training a finished run under a new schedule. Only sizes are checked: the CLIP and VQGAN it was
-        trained with are not recorded in gpt.pt, so moving it onto another CLIP of the same width is allowed."""
+        trained with are not recorded in gpt.pt, so moving it onto another CLIP of the same width is allowed.
+        `cond_drop` P: each sample's condition is replaced by the zero vector with probability P, so the model also
+        learns p(tokens) unconditioned, which classifier-free guidance at sampling time contrasts with p(tokens | c)."""
+        if not 0.0 <= cond_drop < 1.0:
+            raise TrainingDataError(f"--cond-drop {cond_drop}: expected a probability in [0, 1)")
         from clipgen_convert.provenance import sha256_file
 
         clip, _ = clip_model.load(clip_path, clip_activation)
@@ -110,8 +121,10 @@ class GPTStage:
         if init is not None:
             self.model.load_state_dict(_init_weights(init, self.model))
             self.config["init_sha256"] = sha256_file(init)  # only where set, so earlier runs' states still resume
+        if cond_drop > 0:
+            self.config["cond_drop"] = cond_drop
         self.seed, self.batch_size, self.rank = seed, batch, d.rank
-        self.cond_noise, self.consistency_weight = cond_noise, consistency_weight
+        self.cond_noise, self.consistency_weight, self.cond_drop = cond_noise, consistency_weight, cond_drop
         self.clip_size = clip_model.image_size(clip)
         self.pairs = EmbeddingTokenPairs(image_source(images_dir, seed, dd["resolution"]), self.embed, self.vq.tokens)
         if cache > 0:
@@ -133,6 +146,9 @@ class GPTStage:
         if self.cond_noise > 0:
             gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 4099 + self.rank)
             cond = perturb(cond, self.cond_noise, gen)
+        if self.cond_drop > 0:
+            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 4099 + self.rank + 2048)
+            cond = drop(cond, self.cond_drop, gen)
         logits = model(tokens[:, :-1], cond)  # [N, L, vocab]: row i predicts token i
         ce = F.cross_entropy(logits.flatten(0, 1), tokens.flatten())
         out = {"ce": ce, "token_top1": (logits.argmax(-1) == tokens).float().mean()}

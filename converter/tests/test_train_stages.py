@@ -178,6 +178,25 @@ def test_gpt_goes_on_from_a_checkpoint(tmp_path, recipe):
     assert 0 < delta < 0.05  # trained onwards from the checkpoint, not from seed 1's fresh initialisation
 
 
+def test_cond_drop_zeroes_whole_conditions_at_its_rate():
+    from clipgen_train.train_gpt import drop
+
+    cond = torch.rand(4000, 8) + 0.5  # [N, E], no zero entries
+    out = drop(cond, 0.25, torch.Generator().manual_seed(0))
+    zero = (out == 0).all(dim=1)  # [N]
+    assert torch.equal(out[~zero], cond[~zero]) and not (out[~zero] == 0).any()  # a row is kept whole or dropped
+    assert 0.22 < float(zero.float().mean()) < 0.28
+    assert torch.equal(drop(cond, 0.0, torch.Generator().manual_seed(0)), cond)
+
+
+def test_gpt_cond_drop_is_recorded_and_checked(tmp_path, recipe, capsys):
+    args = ["--steps", 1, "--batch", 2, "--clip", recipe / "clip" / "clip.pt", "--vqgan", recipe / "vqgan" / "vqgan.ckpt"]
+    assert train("gpt", "--out", tmp_path / "g", *args, "--cond-drop", 0.5) == 0
+    assert torch.load(tmp_path / "g" / "train_state.pt", weights_only=False)["config"]["cond_drop"] == 0.5
+    assert train("gpt", "--out", tmp_path / "bad", *args, "--cond-drop", 1.0) == 2
+    assert "--cond-drop 1.0: expected a probability" in capsys.readouterr().err
+
+
 def test_gpt_init_errors_name_the_tensor(tmp_path, recipe, capsys):
     ckpt = torch.load(recipe / "gpt" / "gpt.pt", weights_only=True)
     name = next(iter(ckpt["model"]))
