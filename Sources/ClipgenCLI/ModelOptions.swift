@@ -41,7 +41,7 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// `--seed`, `--top-k`, `--top-p`, `--temperature`.
+/// `--seed`, `--top-k`, `--top-p`, `--temperature`, `--guidance`.
 struct SamplerOptions: ParsableArguments {
     @Option(help: "Seed of the token sampler (same seed, prompt, settings and model: same image).")
     var seed: UInt64 = 0
@@ -55,7 +55,10 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "Divide the logits by this before sampling (> 0; lower is more conservative).")
     var temperature = SamplerSettings().temperature
 
-    var settings: SamplerSettings { SamplerSettings(topK: topK, topP: topP, temperature: temperature) }
+    @Option(help: "Classifier-free guidance scale (1 = off; above 1 follows the prompt more closely, twice the sampling work; needs a transformer trained with --cond-drop).")
+    var guidance = SamplerSettings().guidance
+
+    var settings: SamplerSettings { SamplerSettings(topK: topK, topP: topP, temperature: temperature, guidance: guidance) }
 
     func validate() throws {
         if let problem = settings.problem { throw InputError(problem) }

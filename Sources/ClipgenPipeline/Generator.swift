@@ -175,23 +175,41 @@ public final class Generator {
         textEncoder.encode(tokenize(prompt).ids, pool: pool)
     }
 
-    /// Samples `candidates` token grids conditioned on `embedding`.
+    /// Samples `candidates` token grids conditioned on `embedding`. With guidance (settings.guidance != 1) the
+    /// transformer runs 2 x candidates rows: rows 0..<candidates on the embedding, the rest on the zero vector,
+    /// row candidates + j fed candidate j's tokens; candidate j samples from the guided mix of its two rows.
     /// - Parameter progress: called after each token position with (done, total).
     public func sample(embedding: [Float], candidates: Int, seed: UInt64, settings: SamplerSettings,
                        progress: ((Int, Int) -> Void)? = nil) -> [[Int32]] {
         let gpt = transformer, vocab = gpt.config.vocabSize, count = gpt.config.tokensPerImage
-        let state = gpt.makeState(candidates: candidates, cache: kvCache)
+        let guided = settings.guidance != 1
+        let rows = guided ? 2 * candidates : candidates
+        let state = gpt.makeState(candidates: rows, cache: kvCache)
         var sampler = TokenSampler(settings: settings, seed: seed, candidates: candidates)
-        var logits = [Float](repeating: 0, count: candidates * vocab)
-        let conditions = [[Float]](repeating: embedding, count: candidates).flatMap { $0 }
+        var logits = [Float](repeating: 0, count: rows * vocab)        // [rows, vocab]
+        var mixed = [Float](repeating: 0, count: guided ? vocab : 0)   // one candidate's guided logits
+        var conditions = [[Float]](repeating: embedding, count: candidates).flatMap { $0 }
+        if guided { conditions += [Float](repeating: 0, count: candidates * embedding.count) }
         conditions.withUnsafeBufferPointer { c in
             logits.withUnsafeMutableBufferPointer { gpt.start(state, conditions: c.baseAddress!, logits: $0.baseAddress!, pool: pool) }
         }
         var grids = [[Int32]](repeating: [], count: candidates)
-        var next = [Int32](repeating: 0, count: candidates)
+        var next = [Int32](repeating: 0, count: rows)
+        let g = Float(settings.guidance)
         for position in 0..<count {
             logits.withUnsafeBufferPointer { l in
-                for j in 0..<candidates { next[j] = sampler.sample(l.baseAddress! + j * vocab, vocab: vocab, candidate: j) }
+                let base = l.baseAddress!
+                for j in 0..<candidates {
+                    if guided {
+                        mixed.withUnsafeMutableBufferPointer { m in
+                            guide(base + j * vocab, base + (candidates + j) * vocab, scale: g, into: m.baseAddress!, count: vocab)
+                            next[j] = sampler.sample(m.baseAddress!, vocab: vocab, candidate: j)
+                        }
+                        next[candidates + j] = next[j]
+                    } else {
+                        next[j] = sampler.sample(base + j * vocab, vocab: vocab, candidate: j)
+                    }
+                }
             }
             for j in 0..<candidates { grids[j].append(next[j]) }
             if position + 1 < count {
@@ -271,7 +289,8 @@ public final class Generator {
          ("prompt", request.prompt),
          ("seed", String(request.seed)),
          ("candidate", "\(image.candidate) of \(request.candidates)"),
-         ("sampler", "top_k=\(request.sampler.topK) top_p=\(request.sampler.topP) temperature=\(request.sampler.temperature)"),
+         ("sampler", "top_k=\(request.sampler.topK) top_p=\(request.sampler.topP) temperature=\(request.sampler.temperature)"
+            + (request.sampler.guidance == 1 ? "" : " guidance=\(request.sampler.guidance)")),
          ("model", URL(fileURLWithPath: modelPath).lastPathComponent),
          ("model_digest", modelDigest)]
             + (image.score.map { [("clip_score", String(format: "%.4f", $0))] } ?? [])

@@ -31,9 +31,13 @@ public struct SamplerSettings: Equatable, Sendable, Codable {
     public var topP: Double = 0.95
     /// Logits are divided by this before the softmax (> 0).
     public var temperature: Double = 1.0
+    /// Classifier-free guidance scale g: the logits sampled from are u + g (c - u), c conditioned on the prompt and
+    /// u on the zero vector (the unconditioned input of a transformer trained with `clipgen-train gpt --cond-drop`).
+    /// 1 = off (c alone, one transformer pass); above 1 follows the prompt more closely at twice the sampling work.
+    public var guidance: Double = 1.0
 
-    public init(topK: Int = 500, topP: Double = 0.95, temperature: Double = 1.0) {
-        (self.topK, self.topP, self.temperature) = (topK, topP, temperature)
+    public init(topK: Int = 500, topP: Double = 0.95, temperature: Double = 1.0, guidance: Double = 1.0) {
+        (self.topK, self.topP, self.temperature, self.guidance) = (topK, topP, temperature, guidance)
     }
 
     /// Why the settings cannot be used, or nil.
@@ -41,6 +45,7 @@ public struct SamplerSettings: Equatable, Sendable, Codable {
         if topK < 0 { return "--top-k must be >= 0 (got \(topK)); 1 is greedy, 0 means no limit" }
         if !(topP > 0 && topP <= 1) { return "--top-p must be in (0, 1] (got \(topP))" }
         if !(temperature > 0 && temperature.isFinite) { return "--temperature must be > 0 (got \(temperature))" }
+        if !(guidance >= 0 && guidance <= 100) { return "--guidance must be in 0...100 (got \(guidance)); 1 is off" }
         return nil
     }
 }
@@ -85,6 +90,12 @@ public struct TokenSampler {
         }
         return Int32(best[kept - 1])
     }
+}
+
+/// `guided[i] = u[i] + g * (c[i] - u[i])`: classifier-free guidance of conditioned logits c by unconditioned u.
+func guide(_ c: UnsafePointer<Float>, _ u: UnsafePointer<Float>, scale g: Float, into guided: UnsafeMutablePointer<Float>,
+           count: Int) {
+    for i in 0..<count { guided[i] = u[i] + g * (c[i] - u[i]) }
 }
 
 /// Index of the largest logit (the lowest such index on ties).

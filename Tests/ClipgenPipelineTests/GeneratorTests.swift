@@ -91,13 +91,35 @@ private func fixtureDirectory() throws -> String? {
         #expect(plain.images[0].tokens == all.images.first { $0.candidate == 0 }!.tokens, "reranking changes no sample")
     }
 
+    /// Guidance mixes each candidate's conditioned row with its own unconditioned row: at scale 1 it is off (the
+    /// very same samples as without it), at scale 0 only the unconditioned rows count, so the prompt cannot matter.
+    @Test func guidanceMixesEachCandidateWithItsUnconditionedRow() throws {
+        guard let directory = try fixtureDirectory() else { return }
+        let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: 2)
+        func grids(_ prompt: String, _ guidance: Double?) -> [[Int32]] {
+            let settings = guidance.map { SamplerSettings(topK: 0, topP: 1, guidance: $0) } ?? SamplerSettings(topK: 0, topP: 1)
+            return generator.sample(embedding: generator.embed(prompt), candidates: 3, seed: 77, settings: settings)
+        }
+        let red = grids("a red circle", nil)
+        #expect(grids("a red circle", 1) == red)
+        let blue = grids("a blue square on the left", nil)
+        #expect(blue != red, "the prompt changes the samples")
+        let (redOff, blueOff) = (grids("a red circle", 0), grids("a blue square on the left", 0))
+        #expect(redOff == blueOff, "guidance 0 samples the unconditioned model: the prompt must not matter")
+        #expect(redOff != red && Set(redOff).count == 3, "each candidate keeps its own random stream")
+        let strong = grids("a red circle", 4)
+        #expect(strong != red && strong != redOff)
+    }
+
     @Test func badRequestsAreRefused() throws {
         guard let directory = try fixtureDirectory() else { return }
         let generator = try Generator(modelPath: directory + "/q8_0.gguf", threads: 1)
         for (request, message) in [(GenerationRequest(prompt: "   "), "the prompt is empty"),
                                    (GenerationRequest(prompt: "a", candidates: 0), "--candidates"),
                                    (GenerationRequest(prompt: "a", candidates: 2, keep: 3), "--keep"),
-                                   (GenerationRequest(prompt: "a", sampler: SamplerSettings(temperature: -1)), "--temperature")] {
+                                   (GenerationRequest(prompt: "a", sampler: SamplerSettings(temperature: -1)), "--temperature"),
+                                   (GenerationRequest(prompt: "a", sampler: SamplerSettings(guidance: -1)), "--guidance"),
+                                   (GenerationRequest(prompt: "a", sampler: SamplerSettings(guidance: .nan)), "--guidance")] {
             #expect(throws: GenerationError.self) { try generator.generate(request) }
             do { try generator.validate(request) } catch { #expect("\(error)".contains(message)) }
         }

@@ -243,6 +243,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--top-k", type=int, help="sampler top-k of both models (default: the runtime's, 500)")
     p.add_argument("--top-p", type=float, help="sampler top-p (default: the runtime's, 0.95)")
     p.add_argument("--temperature", type=float, help="sampler temperature (default: the runtime's, 1.0)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the runtime's, 1.0 = off)")
     p.add_argument("--sheet", metavar="PNG", help="also write a contact sheet of the runtime's images")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     p.set_defaults(run=run_eval)

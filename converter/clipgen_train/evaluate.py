@@ -31,7 +31,7 @@ EVAL_SEED = 1_000_003  # data-set seed of the evaluation scenes (training uses s
 #: that the reported figures come from prompts no choice was made on.
 VALIDATION_SEED = 2_000_003
 HELD_OUT_EVERY = 3  # every third prompt is phrased with captions.HELD_OUT
-SAMPLER = dict(top_k=500, top_p=0.95, temperature=1.0)  # the runtime's defaults (Sampler.swift)
+SAMPLER = dict(top_k=500, top_p=0.95, temperature=1.0, guidance=1.0)  # the runtime's defaults (Sampler.swift)
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class RuntimeBackend:
         self.opts = ["--model", model] + (["--threads", str(threads)] if threads else [])
         self.candidates = candidates
         self.sampler_opts = ["--top-k", str(sampler["top_k"]), "--top-p", repr(sampler["top_p"]),
-                             "--temperature", repr(sampler["temperature"])]
+                             "--temperature", repr(sampler["temperature"]), "--guidance", repr(sampler["guidance"])]
         self._embeddings: dict[str, torch.Tensor] = {}
 
     def text_embedding(self, text: str) -> torch.Tensor:
@@ -144,12 +144,21 @@ class FloatBackend:
 
     @torch.no_grad()
     def tokens(self, cond: torch.Tensor, seed: int, candidate: int) -> list[int]:
-        """Candidate `candidate`'s token grid (raster order) under `seed`, drawn with the runtime's generator."""
+        """Candidate `candidate`'s token grid (raster order) under `seed`, drawn with the runtime's generator; with
+        guidance g != 1, from u + g (c - u), u the logits conditioned on the zero vector (Generator.swift)."""
         g = SplitMix64.for_candidate(seed, candidate)
+        scale = self.sampler["guidance"]
         logits, cache = self.transformer.start(cond)  # [vocab]
-        tokens = [sample(logits, g, self.sampler)]
-        for _ in range(int(np.prod(self.gpt.meta["grid"])) - 1):  # the last token is never fed back
-            tokens.append(sample(self.transformer.step(tokens[-1], cache), g, self.sampler))  # step: logits [vocab]
+        if scale != 1:
+            free_logits, free = self.transformer.start(torch.zeros_like(cond))  # [vocab]
+        tokens = []
+        for i in range(int(np.prod(self.gpt.meta["grid"]))):
+            if i > 0:  # the last token is never fed back
+                logits = self.transformer.step(tokens[-1], cache)  # [vocab]
+                if scale != 1:
+                    free_logits = self.transformer.step(tokens[-1], free)
+            mixed = logits if scale == 1 else free_logits + scale * (logits - free_logits)
+            tokens.append(sample(mixed, g, self.sampler))
         return tokens
 
     def condition(self, text: str) -> torch.Tensor:

@@ -134,7 +134,7 @@ def test_splitmix64_is_the_published_generator():
 def test_float_sampler_draws_the_runtimes_tokens(tmp_path):
     """On an F32 file with an f32 KV cache the float reference and the runtime agree on logits to ~1e-6, so with
     the runtime's generator and sampler the float backend draws the very tokens `clipgen sample` draws, at every
-    seed tried: the evaluation's float and int8 rows are paired, not independent samples. (With the default
+    seed tried, with and without guidance: the evaluation's float and int8 rows are paired, not independent samples. (With the default
     binary16 cache the tiny random model's near-flat logits part ways after a few tokens.)"""
     import subprocess
 
@@ -145,14 +145,15 @@ def test_float_sampler_draws_the_runtimes_tokens(tmp_path):
     model = tmp_path / "f32.gguf"
     assert convert(["convert", "--clip", str(ckpt / "clip.pt"), "--vqgan", str(ckpt / "vqgan.ckpt"),
                     "--transformer", str(ckpt / "gpt.pt"), "--out", str(model), "--quant", "f32", "--quiet"]) == 0
-    backend = evaluate.FloatBackend(str(model), candidates=1)
     prompt = "a red circle on a blue background"
-    cond = backend.condition(prompt)
-    for seed in (0, 1, 12345):
-        done = subprocess.run([CLIPGEN, "sample", prompt, "--model", str(model), "--seed", str(seed), "--kv-cache",
-                               "f32"],
-                              capture_output=True, text=True, check=True)
-        assert backend.tokens(cond, seed, 0) == json.loads(done.stdout)["tokens"], seed
+    for guidance in (1.0, 2.5):  # and with classifier-free guidance: the same mix of the same two rows
+        backend = evaluate.FloatBackend(str(model), candidates=1, sampler={**evaluate.SAMPLER, "guidance": guidance})
+        cond = backend.condition(prompt)
+        for seed in (0, 1, 12345):
+            done = subprocess.run([CLIPGEN, "sample", prompt, "--model", str(model), "--seed", str(seed),
+                                   "--kv-cache", "f32", "--guidance", str(guidance)],
+                                  capture_output=True, text=True, check=True)
+            assert backend.tokens(cond, seed, 0) == json.loads(done.stdout)["tokens"], (guidance, seed)
 
 
 def test_float_sampler_keeps_the_top_p_prefix():
