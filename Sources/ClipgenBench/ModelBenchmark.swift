@@ -13,6 +13,8 @@ public struct ModelBenchReport: Codable {
     public var model: String
     public var threads: Int
     public var candidates: Int
+    /// Classifier-free guidance scale sampled with (1 = off; otherwise each position runs 2 x candidates rows).
+    public var guidance: Double
     public var repeats: Int
     /// "f16" or "f32".
     public var kvCache: String
@@ -51,7 +53,7 @@ public struct ModelBenchReport: Codable {
         func ms(_ s: Summary) -> String { String(format: "%.2f [%.2f-%.2f] ms", s.median, s.min, s.max) }
         return """
             machine: \(machine)
-            model: \(model), \(threads) thread(s), \(candidates) candidate(s), \(kvCache) KV cache, medians of \(repeats) runs
+            model: \(model), \(threads) thread(s), \(candidates) candidate(s)\(guidance == 1 ? "" : ", guidance \(guidance)"), \(kvCache) KV cache, medians of \(repeats) runs
             load (open, validate, map, build)   \(String(format: "%.1f", loadMilliseconds)) ms
             tokenize                            \(ms(tokenizeMilliseconds))
             text encode                         \(ms(encodeMilliseconds))
@@ -76,11 +78,12 @@ public struct ModelBenchmark {
     public var repeats: Int
     public var prompt: String
     public var kvCache: KVCachePrecision
+    public var guidance: Double
 
     public init(modelPath: String, threads: Int?, candidates: Int, repeats: Int, prompt: String,
-                kvCache: KVCachePrecision = .f16) {
+                kvCache: KVCachePrecision = .f16, guidance: Double = SamplerSettings().guidance) {
         (self.modelPath, self.threads, self.candidates, self.repeats, self.prompt) = (modelPath, threads, candidates, repeats, prompt)
-        self.kvCache = kvCache
+        (self.kvCache, self.guidance) = (kvCache, guidance)
     }
 
     public func run(progress: (String) -> Void = { _ in }) throws -> ModelBenchReport {
@@ -107,7 +110,8 @@ public struct ModelBenchmark {
         progress("reading the mapped file for the bandwidth floor ...")
         // A mapping of its own, unmapped before the runs, so that RssFile stays what generation itself touches.
         var rates = readRates(try GGUFFile(path: modelPath), 3)
-        let request = GenerationRequest(prompt: prompt, seed: 1, candidates: candidates, keep: 1)
+        let request = GenerationRequest(prompt: prompt, seed: 1, candidates: candidates, keep: 1,
+                                        sampler: SamplerSettings(guidance: guidance))
         try generator.validate(request)
         var tokenize: [Double] = [], encode: [Double] = [], sample: [Double] = [], perToken: [Double] = []
         var decode: [Double] = [], rerank: [Double] = [], total: [Double] = []
@@ -145,7 +149,7 @@ public struct ModelBenchmark {
         let c = generator.decoder.config
         return ModelBenchReport(
             machine: CPUInfo.machineLine, model: modelPath, threads: generator.pool.threadCount, candidates: candidates,
-            repeats: repeats, kvCache: kvCache == .f32 ? "f32" : "f16", loadMilliseconds: load * 1000,
+            guidance: guidance, repeats: repeats, kvCache: kvCache == .f32 ? "f32" : "f16", loadMilliseconds: load * 1000,
             tokenizeMilliseconds: Summary(tokenize.map { $0 * 1000 }), encodeMilliseconds: Summary(encode.map { $0 * 1000 }),
             perTokenMilliseconds: perTokenSummary, sampleMilliseconds: Summary(sample.map { $0 * 1000 }),
             decodeMilliseconds: Summary(decode.map { $0 * 1000 }),

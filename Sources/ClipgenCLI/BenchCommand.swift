@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import ClipgenBench
+import ClipgenPipeline
 import ClipgenThreads
 import Foundation
 
@@ -28,13 +29,18 @@ struct ModelBenchCommand: ParsableCommand {
     @Option(help: "Candidates sampled together.")
     var candidates = 1
 
+    @Option(help: "Classifier-free guidance scale sampled with (1 = off; else twice the transformer work).")
+    var guidance = SamplerSettings().guidance
+
     func validate() throws {
         if candidates < 1 || candidates > 256 { throw InputError("--candidates must be in 1...256 (got \(candidates))") }
+        if let problem = SamplerSettings(guidance: guidance).problem { throw InputError(problem) }
     }
 
     func run() throws {
         let benchmark = ModelBenchmark(modelPath: try model.modelPath(), threads: model.threads, candidates: candidates,
-                                       repeats: bench.repeats, prompt: bench.prompt, kvCache: model.cachePrecision)
+                                       repeats: bench.repeats, prompt: bench.prompt, kvCache: model.cachePrecision,
+                                       guidance: guidance)
         let report = try benchmark.run(progress: bench.progressLines)
         try bench.print(report, table: report.table)
     }

@@ -179,6 +179,10 @@ private func fixtureDirectory() throws -> String? {
                     "transformer_weight_bytes"] {
             #expect((report[key] as? Double ?? 0) > 0, "bench JSON: \(key) = \(report[key] ?? "missing")")
         }
+        #expect(report["guidance"] as? Double == 1)
+        let guided = try run(executable, ["bench", "--model", directory + "/q8_0.gguf", "--threads", "1", "--repeats", "1",
+                                          "--guidance", "3", "--json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(guided.utf8)) as? [String: Any])?["guidance"] as? Double == 3)
     }
 
     /// README.md's "Generating from Swift" block, run in an empty folder so the example cannot rot: `Generator()`
