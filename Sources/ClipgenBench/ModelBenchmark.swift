@@ -51,9 +51,10 @@ public struct ModelBenchReport: Codable {
     /// Human-readable lines.
     public var table: String {
         func ms(_ s: Summary) -> String { String(format: "%.2f [%.2f-%.2f] ms", s.median, s.min, s.max) }
+        let guided = guidance == 1 ? "" : ", guidance \(guidance)"
         return """
             machine: \(machine)
-            model: \(model), \(threads) thread(s), \(candidates) candidate(s)\(guidance == 1 ? "" : ", guidance \(guidance)"), \(kvCache) KV cache, medians of \(repeats) runs
+            model: \(model), \(threads) thread(s), \(candidates) candidate(s)\(guided), \(kvCache) KV cache, medians of \(repeats) runs
             load (open, validate, map, build)   \(String(format: "%.1f", loadMilliseconds)) ms
             tokenize                            \(ms(tokenizeMilliseconds))
             text encode                         \(ms(encodeMilliseconds))

@@ -55,7 +55,8 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "Divide the logits by this before sampling (> 0; lower is more conservative).")
     var temperature = SamplerSettings().temperature
 
-    @Option(help: "Classifier-free guidance scale (1 = off; above 1 follows the prompt more closely, twice the sampling work; needs a transformer trained with --cond-drop).")
+    @Option(help: ArgumentHelp("Classifier-free guidance scale (1 = off; above 1 follows the prompt more closely "
+                               + "at twice the sampling work; needs a transformer trained with --cond-drop)."))
     var guidance = SamplerSettings().guidance
 
     var settings: SamplerSettings { SamplerSettings(topK: topK, topP: topP, temperature: temperature, guidance: guidance) }
