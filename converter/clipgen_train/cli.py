@@ -14,7 +14,7 @@ from clipgen_train import __version__
 from clipgen_train.data import TrainingDataError
 
 PROG = "clipgen-train"
-PRESETS = ("tiny", "small", "small-f4")
+PRESETS = ("tiny", "small", "small-f4", "deep-f4")
 #: Per-stage defaults of the options every stage has (the recipe's proposed values; docs/TRAINING.md).
 DEFAULTS = {
     "clip": dict(steps=4000, batch=64, lr=5e-4),
@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "OUT/train_state.pt; torchrun --nproc_per_node N runs it on N processes.")
         p.add_argument("--out", required=True, metavar="DIR", help="output folder (state, losses.jsonl, checkpoint)")
         p.add_argument("--preset", choices=PRESETS, default="small",
-                       help="model sizes: tiny (tests), small (the bundled model; default)")
+                       help="model sizes: tiny (tests), small (the bundled model; default), small-f4 (16 x 16 tokens), "
+                       "deep-f4 (small-f4 with a 6-layer transformer)")
         p.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default %(default)s)")
         p.add_argument("--steps", type=int, help="optimizer steps (stage default: clip 4000, vqgan 2000, gpt 2200)")
         p.add_argument("--batch", type=int, help="samples per process per step (clip 64, vqgan 16, gpt 32)")

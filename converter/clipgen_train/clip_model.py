@@ -33,7 +33,7 @@ PRESETS = {
     "small": dict(embed_dim=128, vision_cfg=dict(image_size=64, layers=4, width=128, patch_size=8),
                   text_cfg=dict(context_length=32, vocab_size=49408, width=128, layers=4)),
 }
-PRESETS["small-f4"] = PRESETS["small"]  # the presets differ in the VQGAN only
+PRESETS["small-f4"] = PRESETS["deep-f4"] = PRESETS["small"]  # the presets differ in the VQGAN and the transformer
 
 
 

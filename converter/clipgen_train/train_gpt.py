@@ -36,6 +36,8 @@ PRESETS = {
     "small": dict(layers=4, d_model=256, heads=4, dropout=0.0),  # no dropout: a short run underfits
 }
 PRESETS["small-f4"] = PRESETS["small"]  # the presets differ in the VQGAN only
+# the f4 transformer limits shape and two-object scenes (docs/TRAINING.md): the same width, half as deep again
+PRESETS["deep-f4"] = dict(layers=6, d_model=256, heads=4, dropout=0.0)
 
 
 

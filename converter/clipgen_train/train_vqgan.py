@@ -48,6 +48,7 @@ PRESETS = {
         norm_groups=8, codes="cosine",
         num_res_blocks=1, attn_resolutions=[16], dropout=0.0)),
 }
+PRESETS["deep-f4"] = PRESETS["small-f4"]  # the presets differ in the transformer only
 
 
 class TrainableVQGAN(TamingVQModelParts):

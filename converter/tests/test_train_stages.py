@@ -178,6 +178,15 @@ def test_gpt_goes_on_from_a_checkpoint(tmp_path, recipe):
     assert 0 < delta < 0.05  # trained onwards from the checkpoint, not from seed 1's fresh initialisation
 
 
+def test_every_preset_sizes_every_stage():
+    from clipgen_train import clip_model, cli, train_gpt, train_vqgan
+
+    for preset in cli.PRESETS:
+        assert preset in clip_model.PRESETS and preset in train_vqgan.PRESETS and preset in train_gpt.PRESETS, preset
+    assert train_gpt.PRESETS["deep-f4"]["layers"] > train_gpt.PRESETS["small-f4"]["layers"]
+    assert train_vqgan.PRESETS["deep-f4"] is train_vqgan.PRESETS["small-f4"]  # its tokens are small-f4's
+
+
 def test_cond_drop_zeroes_whole_conditions_at_its_rate():
     from clipgen_train.train_gpt import drop
 
