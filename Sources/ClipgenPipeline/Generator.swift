@@ -202,7 +202,8 @@ public final class Generator {
                 for j in 0..<candidates {
                     if guided {
                         mixed.withUnsafeMutableBufferPointer { m in
-                            guide(base + j * vocab, base + (candidates + j) * vocab, scale: g, into: m.baseAddress!, count: vocab)
+                            guide(base + j * vocab, base + (candidates + j) * vocab, scale: g,
+                                  into: m.baseAddress!, count: vocab)
                             next[j] = sampler.sample(m.baseAddress!, vocab: vocab, candidate: j)
                         }
                         next[candidates + j] = next[j]

@@ -93,8 +93,8 @@ public struct TokenSampler {
 }
 
 /// `guided[i] = u[i] + g * (c[i] - u[i])`: classifier-free guidance of conditioned logits c by unconditioned u.
-func guide(_ c: UnsafePointer<Float>, _ u: UnsafePointer<Float>, scale g: Float, into guided: UnsafeMutablePointer<Float>,
-           count: Int) {
+func guide(_ c: UnsafePointer<Float>, _ u: UnsafePointer<Float>, scale g: Float,
+           into guided: UnsafeMutablePointer<Float>, count: Int) {
     for i in 0..<count { guided[i] = u[i] + g * (c[i] - u[i]) }
 }
 

@@ -145,11 +145,11 @@ class GPTStage:
 
     def losses(self, model, batch: dict, step: int) -> dict:
         cond, tokens = batch["cond"], batch["tokens"]  # [N, E] unit rows, [N, L] with L = h * w
+        # one generator per (step, rank) for both perturbations: the noise is drawn first, as before drop existed
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 4099 + self.rank)
         if self.cond_noise > 0:
-            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 4099 + self.rank)
             cond = perturb(cond, self.cond_noise, gen)
         if self.cond_drop > 0:
-            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 4099 + self.rank + 2048)
             cond = drop(cond, self.cond_drop, gen)
         logits = model(tokens[:, :-1], cond)  # [N, L, vocab]: row i predicts token i
         ce = F.cross_entropy(logits.flatten(0, 1), tokens.flatten())

@@ -134,8 +134,8 @@ def test_splitmix64_is_the_published_generator():
 def test_float_sampler_draws_the_runtimes_tokens(tmp_path):
     """On an F32 file with an f32 KV cache the float reference and the runtime agree on logits to ~1e-6, so with
     the runtime's generator and sampler the float backend draws the very tokens `clipgen sample` draws, at every
-    seed tried, with and without guidance: the evaluation's float and int8 rows are paired, not independent samples. (With the default
-    binary16 cache the tiny random model's near-flat logits part ways after a few tokens.)"""
+    seed tried, with and without guidance: the evaluation's float and int8 rows are paired, not independent samples.
+    (With the default binary16 cache the tiny random model's near-flat logits part ways after a few tokens.)"""
     import subprocess
 
     from clipgen_convert.cli import main as convert
