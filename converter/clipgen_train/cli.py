@@ -33,7 +33,7 @@ def _options(args: argparse.Namespace, stage: str, out: str):
 
     opts = RunOptions(out=out, steps=pick("steps"), batch=pick("batch"), seed=args.seed, lr=pick("lr"),
                       warmup=min(args.warmup, max(1, pick("steps") // 10)), save_every=args.save_every,
-                      stop_at=args.stop_at, progress=not args.no_progress)
+                      stop_at=args.stop_at, progress=not args.no_progress, bf16=args.bf16)
     if opts.steps < 1 or opts.batch < 1:
         raise TrainingDataError("--steps and --batch must be at least 1")
     return opts
@@ -157,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "runs to --steps), e.g. to split a long run across sessions")
         p.add_argument("--threads", type=int, help="torch intra-op threads per process")
         p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+        p.add_argument("--bf16", action="store_true", help="forward passes in bfloat16 autocast (float32 weights "
+                       "and optimizer): faster where the CPU has bfloat16 instructions (AVX512-BF16, AMX) or on a GPU")
         p.add_argument("--images", metavar="DIR", help="a folder of real images for the image-only stages "
                        "(VQGAN, transformer) instead of procedural scenes")
         p.add_argument("--gelu", action="store_true", help="train the CLIP with exact GELU instead of QuickGELU")

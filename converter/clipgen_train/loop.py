@@ -10,6 +10,9 @@ does the rest the same way for all three:
   state, written atomically every --save-every steps. Rerunning the same command continues from it, and because the
   batches are a pure function of the step, an interrupted and resumed run logs the same losses as an uninterrupted one.
 - **Logged:** OUT/losses.jsonl, one JSON object per step (rank-averaged losses, learning rate, seconds per step).
+- **Mixed precision (--bf16):** the stage's forward and losses run under torch.autocast(bfloat16): matrix products in
+  bfloat16, float32 master weights, gradients and AdamW state. It is an execution setting like --threads, not part of
+  what a resumed run must share; a resumed run that changes it says so (its losses then differ in the last digits).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class RunOptions:
     save_every: int = 200
     stop_at: int | None = None  # stop (resumably) after this step, e.g. to split a long run across sessions
     progress: bool = True
+    bf16: bool = False  # forward passes under bfloat16 autocast (weights, gradients and optimizer stay float32)
 
 
 @dataclass
@@ -134,7 +138,9 @@ def run(stage, opts: RunOptions, d: Dist) -> dict[str, float]:
         for step in range(start, end):
             began = time.perf_counter()
             model.train()
-            losses = stage.losses(wrapped, stage.batch(step, d), step)
+            batch = stage.batch(step, d)
+            with torch.autocast(d.device.type, dtype=torch.bfloat16, enabled=opts.bf16):
+                losses = stage.losses(wrapped, batch, step)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
             if opts.grad_clip > 0:
@@ -173,7 +179,8 @@ def _save(stage, opts: RunOptions, d: Dist, optimizer, scheduler, step: int) -> 
     if d.main:
         save_atomic({"stage": stage.name, "config": stage.config, "options": _resume_keys(opts, d),
                      "step": step, "model": stage.model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "rng": rngs, "stage_state": stage.state()},
+                     "scheduler": scheduler.state_dict(), "rng": rngs, "stage_state": stage.state(),
+                     "bf16": opts.bf16},
                     _state_path(opts))
         stage.export(opts.out)
     barrier(d)
@@ -217,6 +224,9 @@ def _resume(stage, opts: RunOptions, d: Dist, optimizer, scheduler) -> int:
         print(f"note: {path} was saved by {len(state['rng'])} processes, this run has {d.world}: "
               "per-process random states start afresh", flush=True)
     step = int(state["step"])
+    if d.main and state.get("bf16", False) != opts.bf16:
+        print(f"note: {path} was trained {'with' if state.get('bf16', False) else 'without'} --bf16 up to step "
+              f"{step}; this run continues {'with' if opts.bf16 else 'without'} it", flush=True)
     if d.main:
         _truncate_log(os.path.join(opts.out, LOG_FILE), step)
     barrier(d)

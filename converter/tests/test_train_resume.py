@@ -82,3 +82,20 @@ def test_resuming_with_other_settings_is_refused(tmp_path, capsys):
     assert "state of the 'vqgan' stage" in capsys.readouterr().err
     lines = (out / "losses.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1]  # refused runs leave the log alone
+
+
+@pytest.mark.parametrize("stage", ["clip", "vqgan", "gpt"])
+def test_bf16_trains_each_stage_close_to_float32_and_may_change_on_resume(stage, upstream, tmp_path, capsys):
+    """--bf16 really runs the forward in bfloat16 (the first loss differs from float32's in the low digits, not in
+    the leading ones), and a run may switch it when resumed, saying so."""
+    args = _stage_args(stage, upstream)
+    assert train(stage, "--out", tmp_path / "f32", *args, "--stop-at", 1) == 0
+    assert train(stage, "--out", tmp_path / "bf16", *args, "--stop-at", 1, "--bf16") == 0
+    f32, bf16 = losses(tmp_path / "f32")[0]["loss"], losses(tmp_path / "bf16")[0]["loss"]
+    assert f32 != bf16 and abs(f32 - bf16) <= 0.05 * abs(f32), (f32, bf16)
+    capsys.readouterr()
+    assert train(stage, "--out", tmp_path / "f32", *args, "--bf16") == 0
+    assert "trained without --bf16 up to step 1; this run continues with it" in capsys.readouterr().out
+    steps = losses(tmp_path / "f32")
+    assert [r["step"] for r in steps] == list(range(1, STEPS + 1))
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in steps)
