@@ -73,8 +73,8 @@ def main() -> None:
     print(f"gpt step, preset {args.preset}: {len(model.blocks)} layers, {blocks / 1e6:.2f} M block parameters, "
           f"batch {args.batch} x {side * side} tokens, medians of {args.repeats}")
     f32, bf16 = statistics.median(times[False]), statistics.median(times[True])
-    print(f"float32  {f32:.3f} s/step (min {min(times[False]):.3f}, max {max(times[False]):.3f})")
-    print(f"bf16     {bf16:.3f} s/step (min {min(times[True]):.3f}, max {max(times[True]):.3f})")
+    for name, t in (("float32", times[False]), ("bf16", times[True])):
+        print(f"{name:8} {statistics.median(t) * 1e3:.2f} ms/step (min {min(t) * 1e3:.2f}, max {max(t) * 1e3:.2f})")
     print(f"bf16 speed-up: {f32 / bf16:.2f}x")
 
 

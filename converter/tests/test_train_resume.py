@@ -99,3 +99,19 @@ def test_bf16_trains_each_stage_close_to_float32_and_may_change_on_resume(stage,
     steps = losses(tmp_path / "f32")
     assert [r["step"] for r in steps] == list(range(1, STEPS + 1))
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in steps)
+
+
+def test_the_training_step_benchmark_prints_both_precisions_and_their_ratio():
+    import re
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "bench_train_step.py"
+    done = subprocess.run([sys.executable, str(script), "--preset", "tiny", "--threads", "1", "--repeats", "2",
+                           "--batch", "4"], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    f32 = float(re.search(r"^float32 +([0-9.]+) ms/step", done.stdout, re.M).group(1))
+    bf16 = float(re.search(r"^bf16 +([0-9.]+) ms/step", done.stdout, re.M).group(1))
+    ratio = float(re.search(r"^bf16 speed-up: ([0-9.]+)x", done.stdout, re.M).group(1))
+    assert f32 > 0 and bf16 > 0 and abs(ratio - f32 / bf16) <= 0.02 * ratio + 0.01
+    assert "machine:" in done.stdout and "1 layers" in done.stdout
