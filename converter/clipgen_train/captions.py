@@ -28,7 +28,8 @@ POSITION_PHRASES = {
     "bottom": ["at the bottom", "near the bottom"],
     **{f"{v} {h}": [f"in the {v} {h} corner", f"at the {v} {h}"] for v in ("top", "bottom") for h in ("left", "right")},
 }
-BACKGROUND_PHRASES = ["on a {bg} background", "against a {bg} background", "on {bg}"]
+#: {a} is the background colour's article ("an orange background").
+BACKGROUND_PHRASES = ["on {a} {bg} background", "against {a} {bg} background", "on {bg}"]
 FRAMES = ["{x}", "{x}", "a picture of {x}", "an image of {x}", "there is {x}"]
 TWO_FRAMES = ["two shapes: {x}", "{x}", "{x}", "a picture of {x}"]
 #: Two-object sentences per relation; {a} is the first object (top / left), {b} the second.
@@ -48,6 +49,11 @@ def article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
+def background_phrase(colour: str, rng: np.random.Generator) -> str:
+    """'on a black background', 'against an orange background', 'on white'."""
+    return str(rng.choice(BACKGROUND_PHRASES)).format(a=article(colour), bg=colour)
+
+
 def noun_phrase(obj: SceneObject, with_size: bool) -> str:
     """'a red circle', 'an orange square', 'a large blue triangle'."""
     words = ([obj.size] if with_size else []) + [obj.colour, obj.shape]
@@ -65,7 +71,7 @@ def caption(scene: Scene, rng: np.random.Generator, held_out: bool = False, name
     if not held_out:
         text = str(rng.choice(TWO_FRAMES)).format(x=text)
     if rng.random() < 0.4:
-        text += " " + str(rng.choice(BACKGROUND_PHRASES)).format(bg=scene.background)
+        text += " " + background_phrase(scene.background, rng)
     return text
 
 
@@ -78,7 +84,7 @@ def _single(scene: Scene, obj: SceneObject, rng: np.random.Generator, held_out: 
     if with_position:
         x += " " + str(rng.choice(POSITION_PHRASES[obj.position]))
     if with_background:
-        x += " " + str(rng.choice(BACKGROUND_PHRASES)).format(bg=scene.background)
+        x += " " + background_phrase(scene.background, rng)
     return str(rng.choice(FRAMES)).format(x=x)
 
 

@@ -95,6 +95,10 @@ def test_captions_name_every_object_and_vary():
         for name in COLOURS:  # no colour is mentioned that the scene does not have
             if name in text.split():
                 assert name in {o.colour for o in scene.objects} | {scene.background}, text
+        words = text.split()
+        for k, word in enumerate(words[:-1]):  # "an orange ...", "a red ...", never "a orange"
+            if word in ("a", "an"):
+                assert word == ("an" if words[k + 1][0] in "aeiou" else "a"), text
         seen.add(text)
     assert len(seen) > 0.9 * N_SCENES
     phrasings = {caption(sample_scene(0, 4), scene_rng(0, 4, s)) for s in range(40)}
