@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
+
 from .checkpoint import read_torch, state_dict_in
 from .component import Component, ConversionError
 
@@ -93,6 +95,26 @@ def load(path: str, *, heads: int | None = None, grid: list[int] | None = None) 
                 norm_eps=1e-5, activation="gelu", norm_first=True, condition_norm="l2",
                 source_layout="hfai-clip-gen")
     return Component(kind="gpt", tensors=tensors, meta=meta, source=path)
+
+
+def hfai_state_dict_from_component(component: Component) -> dict[str, np.ndarray]:
+    """The canonical transformer component (e.g. read back from a model file) -> an HFAiLab-layout state dict.
+
+    The inverse of `load`, through the same tables, so a converted model's transformer can be trained further
+    (clipgen-train gpt --init). The per-block causal ``mask`` buffers are not in a model file and are left out.
+    """
+    tensors, meta = component.tensors, component.meta
+    missing = [name for name in NAMES if name not in tensors]
+    if missing:
+        raise ConversionError(f"{component.source}: its transformer lacks {', '.join(missing)}")
+    sd = {key: tensors[name] for name, key in NAMES.items()}
+    sd[NAMES["pos_emb"]] = tensors["pos_emb"][None]  # [1, positions, d], as HFAiLab stores it
+    for n in range(int(meta["layers"])):
+        for name, key in BLOCK_NAMES.items():
+            if f"blocks.{n}.{name}" not in tensors:
+                raise ConversionError(f"{component.source}: its transformer lacks blocks.{n}.{name}")
+            sd[f"blocks.{n}.{key}"] = tensors[f"blocks.{n}.{name}"]
+    return {k: np.ascontiguousarray(v) for k, v in sd.items()}
 
 
 def _heads(path: str, d: int, option: int | None, config: Mapping) -> tuple[int, str]:

@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "(its image embeddings, and a transformer trained on them, stay valid)")
         if name == "gpt":
             p.add_argument("--init", dest="gpt_init", metavar="CKPT", help="gpt: start from this transformer "
-                           "checkpoint (a gpt.pt of the same sizes) instead of random weights, under a new schedule")
+                           "checkpoint (a gpt.pt, or a model file's transformer, of the same sizes) instead of random "
+                           "weights, under a new schedule")
         if name == "vqgan":
             p.add_argument("--decoder-of", metavar="CKPT", help="train only the decoder of this trained VQGAN "
                            "(encoder and codebook frozen: its tokens, and a transformer trained on them, stay valid)")

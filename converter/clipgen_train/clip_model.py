@@ -67,7 +67,7 @@ def load(path: str, activation: str | None = None) -> tuple[torch.nn.Module, boo
     if zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()):
         model = open_clip.load_openai_model(path, precision="fp32", device="cpu", jit=False)
         return model.float().eval(), True
-    model_file = _is_model_file(path)
+    model_file = is_model_file(path)
     if model_file:
         sd = _state_dict_of_model_file(path)
     else:
@@ -101,9 +101,14 @@ def load(path: str, activation: str | None = None) -> tuple[torch.nn.Module, boo
     return model.eval(), quick_gelu
 
 
-def _is_model_file(path: str) -> bool:
-    with open(path, "rb") as f:
-        return f.read(4) == b"GGUF"
+def is_model_file(path: str) -> bool:
+    """Whether `path` is a clipgen model file (GGUF) rather than a checkpoint; False where it cannot be read, so
+    the checkpoint reader names the problem."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"GGUF"
+    except OSError:
+        return False
 
 
 def _state_dict_of_model_file(path: str) -> dict:

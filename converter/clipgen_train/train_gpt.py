@@ -72,23 +72,42 @@ def drop(cond: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tens
 
 
 def _init_weights(path: str, model: ClipGenGPT) -> dict:
-    """The state dict of checkpoint `path`, checked against `model`'s tensor names and shapes."""
+    """The state dict of checkpoint `path` (a gpt.pt, or a model file's transformer, dequantised), checked against
+    `model`'s tensor names and shapes."""
     from clipgen_convert.checkpoint import read_torch
     from clipgen_convert.component import ConversionError
 
-    try:
-        ckpt = read_torch(path)  # weights only: nothing in the file runs
-    except ConversionError as e:
-        raise TrainingDataError(f"--init {e}") from None
-    state = ckpt.get("model") if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise TrainingDataError(f"--init {path}: not a transformer checkpoint (expected a dict with 'model')")
+    if clip_model.is_model_file(path):
+        state = _state_dict_of_model_file(path, model)
+    else:
+        try:
+            ckpt = read_torch(path)  # weights only: nothing in the file runs
+        except ConversionError as e:
+            raise TrainingDataError(f"--init {e}") from None
+        state = ckpt.get("model") if isinstance(ckpt, dict) else None
+        if not isinstance(state, dict):
+            raise TrainingDataError(f"--init {path}: not a transformer checkpoint (expected a dict with 'model')")
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     have = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
     for name, shape in want.items():
         if have.get(name) != shape:
             raise TrainingDataError(f"--init {path}: tensor {name} is {have.get(name, 'missing')}, expected {shape} "
                                     "(the checkpoint has other sizes, preset, VQGAN or CLIP)")
+    return state
+
+
+def _state_dict_of_model_file(path: str, model: ClipGenGPT) -> dict:
+    """The transformer of a clipgen model file, dequantised to float32, in gpt.pt's layout; the causal masks, which
+    a model file does not hold, are `model`'s own."""
+    from clipgen_convert.gpt import hfai_state_dict_from_component
+    from clipgen_convert.writer import read_component
+
+    try:
+        sd = hfai_state_dict_from_component(read_component(path, "gpt"))
+    except Exception as e:  # noqa: BLE001 - a file without a usable transformer is the same user error
+        raise TrainingDataError(f"--init {path}: cannot read a transformer from the model file ({e})") from None
+    state = {k: torch.from_numpy(v) for k, v in sd.items()}
+    state.update({k: v for k, v in model.state_dict().items() if k.endswith(".mask")})
     return state
 
 
@@ -101,7 +120,7 @@ class GPTStage:
                  clip_activation: str | None = None, images_dir: str | None = None, cond_noise: float = 0.0,
                  consistency_weight: float = 0.0, cache: int = 0, out: str | None = None, init: str | None = None,
                  cond_drop: float = 0.0):
-        """`init`: start from this transformer checkpoint (a gpt.pt of the same sizes) instead of random weights,
+        """`init`: start from this transformer (a gpt.pt, or a model file's, of the same sizes) instead of random weights,
         e.g. to go on training a finished run under a new schedule. Only sizes are checked: the CLIP and VQGAN it was
         trained with are not recorded in gpt.pt, so moving it onto another CLIP of the same width is allowed.
         `cond_drop` P: each sample's condition is replaced by the zero vector with probability P, so the model also

@@ -178,6 +178,34 @@ def test_gpt_goes_on_from_a_checkpoint(tmp_path, recipe):
     assert 0 < delta < 0.05  # trained onwards from the checkpoint, not from seed 1's fresh initialisation
 
 
+def test_gpt_goes_on_from_a_model_file(tmp_path, recipe, capsys):
+    """`gpt --init model.gguf`: a converted transformer reads back as the checkpoint it came from (exactly from an
+    F32 file), so a shipped model can be trained further when its gpt.pt is gone."""
+    from clipgen_convert.gpt_model import ClipGenGPT
+    from clipgen_train.train_gpt import _init_weights
+
+    f32 = tmp_path / "model.f32.gguf"
+    assert convert_main(["convert", "--clip", str(recipe / "clip" / "clip.pt"), "--vqgan",
+                         str(recipe / "vqgan" / "vqgan.ckpt"), "--transformer", str(recipe / "gpt" / "gpt.pt"),
+                         "--out", str(f32), "--quant", "f32", "--quiet"]) == 0
+    ckpt = torch.load(recipe / "gpt" / "gpt.pt", weights_only=False)
+    start = ckpt["model"]
+    model = ClipGenGPT(**{k: ckpt["config"][k] for k in ("vocab_size", "layers", "d_model", "heads", "grid",
+                                                          "cond_dim")})
+    read = _init_weights(str(f32), model)
+    assert set(read) == set(start) and all(torch.equal(read[k], start[k]) for k in start)
+    out = tmp_path / "gpt"  # the Q8_0 file of the recipe: trains on from its dequantised weights
+    assert train("gpt", "--out", out, "--steps", 1, "--batch", 2, "--clip", recipe / "clip" / "clip.pt",
+                 "--vqgan", recipe / "vqgan" / "vqgan.ckpt", "--init", recipe / "model.gguf") == 0
+    bad = tmp_path / "notes.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 20)
+    capsys.readouterr()
+    assert train("gpt", "--out", tmp_path / "g", "--steps", 1, "--batch", 2, "--clip", recipe / "clip" / "clip.pt",
+                 "--vqgan", recipe / "vqgan" / "vqgan.ckpt", "--init", bad) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("clipgen-train: error: --init") and "notes.gguf" in err and "\n" not in err
+
+
 def test_every_preset_sizes_every_stage():
     from clipgen_train import clip_model, cli, train_gpt, train_vqgan
 
