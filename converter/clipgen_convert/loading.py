@@ -29,7 +29,17 @@ def parse_grid(text: str) -> list[int]:
     return [int(p) for p in parts]
 
 
-parse_grid.__name__ = "grid"  # argparse names the parser in its "invalid grid value" message
+parse_grid.__name__ = "grid"
+
+
+def parse_keep_drop(text: str) -> bool:
+    """"keep" -> True, "drop" -> False."""
+    if text not in ("keep", "drop"):
+        raise ValueError(f"expected keep or drop, not {text!r}")
+    return text == "keep"
+
+
+parse_keep_drop.__name__ = "keep-or-drop"  # argparse names the parser in its "invalid grid value" message
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,11 @@ COMPONENT_KINDS: dict[str, ComponentKind] = {
                      ("quick_gelu", "gelu")),)),
     "vqgan": ComponentKind("vqgan", "--vqgan", "VQGAN", "vqgan", "vqgan_ref", "synth_vqgan", (
         LoaderOption("--vqgan-resolution", "resolution", "resolution", int,
-                     "image side in pixels, for checkpoints that do not record it (taming f16 ImageNet: 256)"),)),
+                     "image side in pixels, for checkpoints that do not record it (taming f16 ImageNet: 256)"),
+        LoaderOption("--vqgan-encoder", "encoder", "has_encoder", parse_keep_drop,
+                     "keep: also store the encoder (image -> tokens; the runtime does not read it) so that "
+                     "clipgen-train can go on from the model file alone; drop (default): decoder and codebook only"),
+    )),
     "gpt": ComponentKind("gpt", "--transformer", "transformer", "gpt", "gpt_ref", "synth_gpt", (
         LoaderOption("--gpt-heads", "heads", "heads", int, "attention heads, when the checkpoint does not say"),
         LoaderOption("--gpt-grid", "grid", "grid", parse_grid,

@@ -2,7 +2,10 @@
 
 The runtime only decodes (token grid -> image), so the codebook, the post-quant conv and the decoder are converted and
 the rest is dropped on purpose: the encoder and quant_conv (image -> tokens), taming's ``loss.*`` (LPIPS network and
-discriminator weights) and HFAiLab's ``discriminator.*``. Both layouts hold the same network (taming's
+discriminator weights) and HFAiLab's ``discriminator.*``. With ``encoder=True`` (CLI ``--vqgan-encoder keep``) a
+taming-layout encoder and quant_conv are kept as well, under their taming names (the runtime never reads them): a
+model file then holds the whole VQGAN, so clipgen-train can turn images into tokens and go on training from the file
+alone (`taming_state_dict_from_component` is the inverse). Both layouts hold the same network (taming's
 Encoder/Decoder, which HFAiLab rewrote with nn.Sequential, nn.MultiheadAttention and the post-quant conv moved inside
 the decoder), so both are mapped onto taming's module names; docs/model-vqgan.md lists every tensor and meta key.
 
@@ -55,15 +58,20 @@ ATTN_PARTS = {"norm": ("norm", "norm"), "q": ("q", "attn.in_proj"), "k": ("k", "
 UPSAMPLE_PARTS = {"conv": ("conv", "conv")}
 
 
-def load(path: str, *, resolution: int | None = None) -> Component:
-    """Read a VQGAN checkpoint (layout detected from its container and key names) into canonical tensors + meta."""
+def load(path: str, *, resolution: int | None = None, encoder: bool = False) -> Component:
+    """Read a VQGAN checkpoint (layout detected from its container and key names) into canonical tensors + meta;
+    with `encoder`, its encoder and quant_conv too (taming layout only)."""
     container = read_torch(path)
     layout = _detect(container, path)
     weights = state_dict_in(container, CONTAINER_KEYS[layout], path, LAYOUT_NAMES[layout])
+    encoder_tensors = _take_encoder(weights, layout, path) if encoder else {}
     weights.ignore(DROPPED_PREFIXES[layout])
     up = _taming_up_modules(weights) if layout == TAMING else _hfai_up_modules(weights)
     tensors, meta = _Converter(weights, layout, up).run()
     weights.finish()
+    if encoder:
+        tensors.update(encoder_tensors)
+        meta.update(has_encoder=True, encoder_codes=_recorded_codes(container, path))
     levels = len(meta["ch_mult"])
     if resolution is None:
         resolution = _recorded_resolution(container, layout, meta["attn_per_level"], path)
@@ -80,6 +88,66 @@ def load(path: str, *, resolution: int | None = None) -> Component:
                 norm_groups=groups, norm_eps=NORM_EPS[layout], activation="swish",
                 pixel_mean=0.5, pixel_std=0.5)  # decoder output x in [-1, 1]; pixel = x * std + mean
     return Component(kind="vqgan", tensors=tensors, meta=meta, source=path)
+
+
+ENCODER_PREFIXES = ("encoder.", "quant_conv.")
+CODE_RULES = ("euclidean", "cosine")
+
+
+def _take_encoder(weights: Weights, layout: int, path: str) -> dict[str, np.ndarray]:
+    """Every encoder and quant_conv tensor under its taming name, conv weights as [out, kh, kw, in] like the
+    decoder's. Their shapes are checked when clipgen-train rebuilds the network from the file's metadata."""
+    if layout != TAMING:
+        raise ConversionError(f"{path}: --vqgan-encoder keep reads taming-layout checkpoints only, this one is "
+                              f"{LAYOUT_NAMES[layout]}")
+    keys = [k for prefix in ENCODER_PREFIXES for k in weights.keys_under(prefix)]
+    for needed in ("encoder.conv_in.weight", "encoder.conv_out.weight", "quant_conv.weight"):
+        if needed not in keys:
+            raise ConversionError(f"{path}: --vqgan-encoder keep: the checkpoint has no '{needed}' (no encoder?)")
+    tensors = {}
+    for key in keys:
+        array = weights.take(key, (None,) * len(weights.shape(key)))
+        tensors[key] = np.ascontiguousarray(array.transpose(0, 2, 3, 1)) if array.ndim == 4 else array
+    return tensors
+
+
+def _recorded_codes(container: dict, path: str) -> str:
+    """How the encoder's outputs pick codes: ddconfig.codes of clipgen-train's checkpoints, else taming's rule."""
+    hparams = container.get("hyper_parameters")
+    ddconfig = hparams.get("ddconfig") if isinstance(hparams, dict) else None
+    codes = ddconfig.get("codes", "euclidean") if isinstance(ddconfig, dict) else "euclidean"
+    if codes not in CODE_RULES:
+        raise ConversionError(f"{path}: hyper_parameters ddconfig.codes must be one of {', '.join(CODE_RULES)} "
+                              f"(got {codes!r})")
+    return codes
+
+
+def taming_state_dict_from_component(component: Component) -> tuple[dict[str, np.ndarray], dict]:
+    """A VQGAN component holding its encoder (read back from a model file converted with --vqgan-encoder keep) ->
+    (taming VQModel state dict, {'n_embed', 'embed_dim', 'ddconfig'}), the hyper-parameters clipgen-train builds
+    the network from (ddconfig.norm_groups and .codes are clipgen-train's keys; taming's classes ignore them)."""
+    tensors, meta = component.tensors, component.meta
+    if not meta.get("has_encoder"):
+        raise ConversionError(f"{component.source}: its VQGAN has no encoder (the file was converted without "
+                              f"--vqgan-encoder keep), so it can decode tokens but not make them from images")
+    for needed in ("encoder.conv_in.weight", "encoder.conv_out.weight", "quantize.embedding.weight"):
+        if needed not in tensors:
+            raise ConversionError(f"{component.source}: its VQGAN encoder lacks '{needed}'")
+    sd = {k: np.ascontiguousarray(v.transpose(0, 3, 1, 2)) if v.ndim == 4 else v for k, v in tensors.items()}
+    ch = int(sd["encoder.conv_in.weight"].shape[0])  # taming's Encoder: conv_in in_channels -> ch
+    widths = [int(meta["ch"]) * int(m) for m in meta["ch_mult"]]
+    if any(w % ch for w in widths):
+        raise ConversionError(f"{component.source}: decoder widths {widths} are not multiples of the encoder's "
+                              f"{ch} channels")
+    z_channels, resolution = int(meta["z_channels"]), int(meta["resolution"])
+    ddconfig = dict(double_z=int(sd["encoder.conv_out.weight"].shape[0]) == 2 * z_channels, z_channels=z_channels,
+                    resolution=resolution, in_channels=int(sd["encoder.conv_in.weight"].shape[1]),
+                    out_ch=int(sd["decoder.conv_out.weight"].shape[0]), ch=ch, ch_mult=[w // ch for w in widths],
+                    num_res_blocks=int(meta["num_res_blocks"]),
+                    attn_resolutions=[resolution >> i for i, a in enumerate(meta["attn_per_level"]) if a],
+                    dropout=0.0, norm_groups=int(meta["norm_groups"]), codes=str(meta.get("encoder_codes", "euclidean")))
+    n_embed, embed_dim = (int(d) for d in sd["quantize.embedding.weight"].shape)
+    return sd, dict(n_embed=n_embed, embed_dim=embed_dim, ddconfig=ddconfig)
 
 
 def _detect(container: object, path: str) -> int:

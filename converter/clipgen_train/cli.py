@@ -114,11 +114,14 @@ def _stages(args: argparse.Namespace, d) -> int:
 
 
 def convert(args: argparse.Namespace, clip: str, vqgan: str, gpt: str) -> int:
-    """Stage d: the converter, exactly as a user runs it (image tower included for reranking)."""
+    """Stage d: the converter, exactly as a user runs it (image tower included for reranking; a VQGAN this recipe
+    trained keeps its encoder, so the model file alone is enough to go on training)."""
     from clipgen_convert.cli import main as convert_main
 
     argv = ["convert", "--clip", clip, "--vqgan", vqgan, "--transformer", gpt,
             "--out", os.path.join(args.out, "model.gguf"), "--quant", args.quant, "--quiet"]
+    if args.vqgan is None:
+        argv += ["--vqgan-encoder", "keep"]
     activation = args.clip_activation or ("gelu" if args.gelu and not args.clip else None)
     if activation:
         argv += ["--clip-activation", activation]

@@ -20,7 +20,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from clipgen_convert.synth_vqgan import TamingVQModelParts
-from clipgen_train.clip_model import save_atomic
+from clipgen_train.clip_model import is_model_file, save_atomic
 from clipgen_train.data import TrainingDataError, image_source, rank_indices
 
 CHECKPOINT = "vqgan.ckpt"
@@ -107,7 +107,10 @@ def build(hparams: dict, seed: int) -> TrainableVQGAN:
 
 
 def load(path: str) -> tuple[TrainableVQGAN, dict]:
-    """A taming Lightning checkpoint with hyper_parameters (as this stage and `clipgen-convert synth` write it)."""
+    """A taming Lightning checkpoint with hyper_parameters (as this stage and `clipgen-convert synth` write it), or
+    a model file converted with `--vqgan-encoder keep` (weights dequantised to float32)."""
+    if is_model_file(path):
+        return _load_model_file(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
@@ -121,6 +124,21 @@ def load(path: str) -> tuple[TrainableVQGAN, dict]:
     hparams = dict(n_embed=int(n_embed), embed_dim=int(embed_dim), ddconfig=dict(hp["ddconfig"]))
     model = TrainableVQGAN(hparams["ddconfig"], hparams["n_embed"], hparams["embed_dim"])
     model.load_state_dict(sd)
+    return model.eval(), hparams
+
+
+def _load_model_file(path: str) -> tuple[TrainableVQGAN, dict]:
+    from clipgen_convert.component import ConversionError
+    from clipgen_convert.vqgan import taming_state_dict_from_component
+    from clipgen_convert.writer import read_component
+
+    try:
+        sd, hparams = taming_state_dict_from_component(read_component(path, "vqgan"))
+        model = TrainableVQGAN(hparams["ddconfig"], hparams["n_embed"], hparams["embed_dim"])
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
+    except (ConversionError, RuntimeError, ValueError, KeyError) as e:  # RuntimeError: load_state_dict's shapes
+        raise TrainingDataError(f"--vqgan {path}: cannot read a whole VQGAN from the model file "
+                                f"({str(e).strip().splitlines()[0]})") from None
     return model.eval(), hparams
 
 

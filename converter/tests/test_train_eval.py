@@ -104,8 +104,9 @@ def test_eval_end_to_end_on_a_random_tiny_model(tmp_path, capsys):
     assert convert(["synth", "--preset", "tiny", "--out", str(ckpt)]) == 0
     parts = ["--clip", str(ckpt / "clip.pt"), "--vqgan", str(ckpt / "vqgan.ckpt"),
              "--transformer", str(ckpt / "gpt.pt")]
-    for quant in ("q8_0", "f32"):
-        assert convert(["convert", *parts, "--out", str(tmp_path / f"{quant}.gguf"), "--quant", quant, "--quiet"]) == 0
+    for quant, encoder in (("q8_0", "keep"), ("f32", "drop")):  # the runtime ignores a kept VQGAN encoder
+        assert convert(["convert", *parts, "--out", str(tmp_path / f"{quant}.gguf"), "--quant", quant,
+                        "--vqgan-encoder", encoder, "--quiet"]) == 0
     capsys.readouterr()
     out = tmp_path / "ev"
     assert main(["eval", "--model", str(tmp_path / "q8_0.gguf"), "--float-model", str(tmp_path / "f32.gguf"),

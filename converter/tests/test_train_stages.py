@@ -206,6 +206,45 @@ def test_gpt_goes_on_from_a_model_file(tmp_path, recipe, capsys):
     assert err.startswith("clipgen-train: error: --init") and "notes.gguf" in err and "\n" not in err
 
 
+def test_a_model_file_with_its_vqgan_encoder_is_a_whole_vqgan(tmp_path, recipe, capsys):
+    """`--vqgan-encoder keep` (stage d of `all` sets it): the model file alone turns images into tokens, exactly as
+    the checkpoint from an F32 file, so training can go on (`gpt --vqgan model.gguf`) when vqgan.ckpt is gone."""
+    from clipgen_convert.component import ConversionError
+    from clipgen_convert.vqgan import taming_state_dict_from_component
+    from clipgen_convert.writer import read_component
+    from clipgen_train import scenes, train_vqgan
+    from clipgen_train.data import TrainingDataError
+
+    ckpt = recipe / "vqgan" / "vqgan.ckpt"
+    f32 = tmp_path / "vqgan.f32.gguf"
+    assert convert_main(["convert", "--vqgan", str(ckpt), "--vqgan-encoder", "keep", "--out", str(f32),
+                         "--quant", "f32", "--quiet"]) == 0
+    original, hparams = train_vqgan.load(str(ckpt))
+    read, read_hparams = train_vqgan.load(str(f32))
+    assert read_hparams["ddconfig"] == {**hparams["ddconfig"], "codes": hparams["ddconfig"].get("codes", "euclidean"),
+                                        "norm_groups": hparams["ddconfig"].get("norm_groups", 32)}
+    want = original.state_dict()
+    got = read.state_dict()
+    assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
+    images = torch.stack([scenes.render(scenes.sample_scene(7, i), 32) for i in range(16)])
+    assert torch.equal(read.tokens(images), original.tokens(images))
+    # The recipe's own Q8_0 file: trains a transformer with no vqgan.ckpt at hand.
+    assert read_component(str(recipe / "model.gguf"), "vqgan").meta["has_encoder"] is True
+    assert train("gpt", "--out", tmp_path / "gpt", "--steps", 1, "--batch", 2, "--clip", recipe / "clip" / "clip.pt",
+                 "--vqgan", recipe / "model.gguf") == 0
+    # Without the encoder: a one-line error that says how to keep it.
+    plain = tmp_path / "plain.gguf"
+    assert convert_main(["convert", "--vqgan", str(ckpt), "--out", str(plain), "--quiet"]) == 0
+    with pytest.raises(TrainingDataError, match="plain.gguf.*--vqgan-encoder keep"):
+        train_vqgan.load(str(plain))
+    with pytest.raises(ConversionError, match="no encoder"):
+        taming_state_dict_from_component(read_component(str(plain), "vqgan"))
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        convert_main(["convert", "--vqgan", str(ckpt), "--vqgan-encoder", "maybe", "--out", str(plain)])
+    assert "--vqgan-encoder: invalid keep-or-drop value: 'maybe'" in capsys.readouterr().err
+
+
 def test_every_preset_sizes_every_stage():
     from clipgen_train import clip_model, cli, train_gpt, train_vqgan
 
