@@ -7,7 +7,9 @@ PyTorch reference forwards (gpt_ref, vqgan_ref, clip_ref) on a float conversion 
 int8 cost is visible. Reported per model: (a) colour / shape / position accuracy from oracle.py, (b) the CLIP
 cosine of each image with its prompt and with a mismatched prompt (text embeddings from `clipgen embed`; image
 embeddings from clip_ref.image_embedding on the model file's own dequantised CLIP weights, since the runtime
-does not print image embeddings; the runtime's own clip_score is kept alongside as a check).
+does not print image embeddings; the runtime's own clip_score is kept alongside as a check), (c) how often the
+kept image passes every check, and how often any of its candidates does: the gap is what a perfect reranker would
+gain, so the two say whether the sampler or the CLIP reranking is the one missing.
 """
 
 from __future__ import annotations
@@ -94,13 +96,21 @@ class RuntimeBackend:
         return self._embeddings[text]
 
     def generate(self, text: str, seed: int, path: str) -> tuple[np.ndarray, float | None]:
-        """The kept image [H, W, 3] uint8 and the runtime's clip_score of it."""
+        """The kept image [H, W, 3] uint8 (written to `path`) and the runtime's clip_score of it; every candidate,
+        best first, in `last_candidates`."""
         from PIL import Image
 
         out = run_json(self.base + ["generate", text, *self.opts, "--seed", str(seed), "--candidates",
-                                    str(self.candidates), *self.sampler_opts, "--keep", "1", "--out", path, "--json"])
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB")), out["kept"][0].get("clip_score")
+                                    str(self.candidates), *self.sampler_opts, "--keep", str(self.candidates),
+                                    "--out", path, "--json"])
+        self.last_candidates = []
+        for file in out["files"]:  # ranked by clip_score, best first
+            with Image.open(file) as im:
+                self.last_candidates.append(np.asarray(im.convert("RGB")))
+            if file != path:
+                os.remove(file)
+        Image.fromarray(self.last_candidates[0]).save(path)
+        return self.last_candidates[0], out["kept"][0].get("clip_score")
 
 
 class FloatBackend:
@@ -138,6 +148,7 @@ class FloatBackend:
             images.append(pixels.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy())  # [H, W, 3]
         scores = [float(image_embedding(self.clip, im) @ cond) for im in images]
         best = int(np.argmax(scores))
+        self.last_candidates = [images[j] for j in sorted(range(len(images)), key=lambda j: -scores[j])]
         Image.fromarray(images[best]).save(path)
         return images[best], scores[best]
 
@@ -302,15 +313,24 @@ def evaluate(backend, clip, prompts: list[Prompt], seeds: list[int], out: str) -
         image, score = backend.generate(prompt.text, seed, path)
         emb = image_embedding(clip, image)  # [E]
         verdict = oracle.judge(image, prompt.scene, prompt.position_named)
+        others = [all_right(oracle.judge(c, prompt.scene, prompt.position_named)) for c in backend.last_candidates]
         records.append({"prompt": prompt.text, "seed": seed, "held_out": prompt.held_out, "image": path,
-                        **verdict, "cosine": float(emb @ backend.text_embedding(prompt.text)),
+                        **verdict, "candidates_right": others, "cosine": float(emb @ backend.text_embedding(prompt.text)),
                         "cosine_mismatch": float(emb @ backend.text_embedding(prompt.mismatch)),
                         "model_clip_score": score, "scene": prompt.scene.as_dict()})
     return records
 
 
+def all_right(verdict: dict) -> bool:
+    """Whether an image passes every check of the oracle: each object's colour and shape, the position or relation
+    where the prompt names one, and the count of objects."""
+    return (all(o["colour"] and o["shape"] for o in verdict["objects"]) and verdict["position"] is not False
+            and bool(verdict["count"]))
+
+
 def summarise(records: list[dict]) -> dict:
-    """Accuracies (fractions of objects, or of prompts naming a position) and mean cosines."""
+    """Accuracies (fractions of objects, or of prompts naming a position), images right in every check (the kept
+    one; any candidate) and mean cosines."""
     objects = [o for r in records for o in r["objects"]]
     positions = [r["position"] for r in records if r["position"] is not None]
     scored = [r for r in records if r["model_clip_score"] is not None]
@@ -318,6 +338,8 @@ def summarise(records: list[dict]) -> dict:
             "shape": float(np.mean([o["shape"] for o in objects])),
             "position": float(np.mean(positions)) if positions else None,
             "count": float(np.mean([r["count"] for r in records])),
+            "all_right": float(np.mean([all_right(r) for r in records])),
+            "any_candidate_right": float(np.mean([any(r["candidates_right"]) for r in records])),
             "cosine": float(np.mean([r["cosine"] for r in records])),
             "cosine_mismatch": float(np.mean([r["cosine_mismatch"] for r in records])),
             "prompt_wins": float(np.mean([r["cosine"] > r["cosine_mismatch"] for r in records])),
@@ -326,10 +348,13 @@ def summarise(records: list[dict]) -> dict:
 
 def table(summaries: dict[str, dict]) -> list[str]:
     """The text table: one row per (model, prompt subset)."""
-    cols = ("pairs", "colour", "shape", "position", "count", "cosine", "cosine_mismatch", "prompt_wins")
-    lines = [f"{'model / prompts':<34}" + "".join(f"{c:>16}" for c in cols)]
+    cols = ("pairs", "colour", "shape", "position", "count", "all_right", "any_candidate_right", "cosine",
+            "cosine_mismatch", "prompt_wins")
+    lines = [f"{'model / prompts':<34}" + "".join(f"{c:>20}" if c == "any_candidate_right" else f"{c:>16}"
+                                                  for c in cols)]
     for name, s in summaries.items():
         cells = [f"{s[c]:>16d}" if c == "pairs" else f"{'-':>16}" if s[c] is None
+                 else f"{100 * s[c]:>19.1f}%" if c == "any_candidate_right"
                  else f"{100 * s[c]:>15.1f}%" if c not in ("cosine", "cosine_mismatch") else f"{s[c]:>16.4f}"
                  for c in cols]
         lines.append(f"{name:<34}" + "".join(cells))

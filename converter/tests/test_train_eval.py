@@ -24,9 +24,7 @@ def pixels(scene, size: int = 64) -> np.ndarray:
     return (render(scene, size).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)  # [S, S, 3]
 
 
-def all_right(verdict: dict) -> bool:
-    return (all(o["colour"] and o["shape"] for o in verdict["objects"]) and verdict["position"] is not False
-            and verdict["count"])
+all_right = evaluate.all_right
 
 
 @pytest.mark.parametrize("size", [64, 128])
@@ -117,7 +115,15 @@ def test_eval_end_to_end_on_a_random_tiny_model(tmp_path, capsys):
                             "pytorch float, held-out phrasing", "pytorch float, image condition",
                             "pytorch float, image condition, held-out phrasing"}
     for s in summary.values():
-        assert all(0 <= s[k] <= 1 for k in ("colour", "shape", "count", "prompt_wins"))
+        assert all(0 <= s[k] <= 1 for k in ("colour", "shape", "count", "prompt_wins", "all_right"))
+        assert s["all_right"] <= s["any_candidate_right"] <= 1
+    records = json.loads((out / "results.json").read_text())["records"]
+    for name, rows in records.items():  # every candidate judged; the kept image is the best-ranked one
+        for r in rows:
+            assert len(r["candidates_right"]) == 2, name
+            assert r["candidates_right"][0] == evaluate.all_right(r), name
+    assert sorted(p.name for p in out.glob("swift-int8-*.png")) == ["swift-int8-0000.png", "swift-int8-0001.png",
+                                                                    "swift-int8-0002.png"]
     assert summary["swift int8"]["pairs"] == 3
     # The runtime's own clip_score and the reference image tower on the file's weights agree.
     assert summary["swift int8"]["clip_score_gap"] < 0.01
