@@ -29,7 +29,7 @@ def parse_grid(text: str) -> list[int]:
     return [int(p) for p in parts]
 
 
-parse_grid.__name__ = "grid"
+parse_grid.__name__ = "grid"  # argparse names the parser in its "invalid grid value" message
 
 
 def parse_keep_drop(text: str) -> bool:
@@ -39,7 +39,7 @@ def parse_keep_drop(text: str) -> bool:
     return text == "keep"
 
 
-parse_keep_drop.__name__ = "keep-or-drop"  # argparse names the parser in its "invalid grid value" message
+parse_keep_drop.__name__ = "keep-or-drop"  # as above: "invalid keep-or-drop value"
 
 
 @dataclass(frozen=True)

@@ -113,9 +113,7 @@ def _take_encoder(weights: Weights, layout: int, path: str) -> dict[str, np.ndar
 
 def _recorded_codes(container: dict, path: str) -> str:
     """How the encoder's outputs pick codes: ddconfig.codes of clipgen-train's checkpoints, else taming's rule."""
-    hparams = container.get("hyper_parameters")
-    ddconfig = hparams.get("ddconfig") if isinstance(hparams, dict) else None
-    codes = ddconfig.get("codes", "euclidean") if isinstance(ddconfig, dict) else "euclidean"
+    codes = _recorded_ddconfig(container, TAMING).get("codes", "euclidean")
     if codes not in CODE_RULES:
         raise ConversionError(f"{path}: hyper_parameters ddconfig.codes must be one of {', '.join(CODE_RULES)} "
                               f"(got {codes!r})")
@@ -173,11 +171,16 @@ def _recorded_resolution(container: dict, layout: int, attn_per_level: list[int]
                           f"in the model's config .yaml)")
 
 
-def _recorded_norm_groups(container: dict, layout: int, path: str) -> int:
-    """GroupNorm groups: ddconfig.norm_groups of a taming-layout checkpoint that records it, else 32."""
+def _recorded_ddconfig(container: dict, layout: int) -> dict:
+    """A taming-layout checkpoint's Lightning hyper_parameters.ddconfig, or {} where it has none."""
     hparams = container.get("hyper_parameters") if layout == TAMING else None
     ddconfig = hparams.get("ddconfig") if isinstance(hparams, dict) else None
-    groups = ddconfig.get("norm_groups", NORM_GROUPS) if isinstance(ddconfig, dict) else NORM_GROUPS
+    return ddconfig if isinstance(ddconfig, dict) else {}
+
+
+def _recorded_norm_groups(container: dict, layout: int, path: str) -> int:
+    """GroupNorm groups: ddconfig.norm_groups of a taming-layout checkpoint that records it, else 32."""
+    groups = _recorded_ddconfig(container, layout).get("norm_groups", NORM_GROUPS)
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
         raise ConversionError(f"{path}: hyper_parameters ddconfig.norm_groups must be a positive integer "
                               f"(got {groups!r})")
